@@ -1,0 +1,269 @@
+"""The exception tree of vision_async, and the mapping from HTTP responses to it.
+
+Every exception the library raises derives from :class:`VisionError`::
+
+    VisionError
+    ├── InvalidInputError (also ValueError)    bad input, caught before any request
+    ├── ConfigurationError (also ValueError)   no endpoint/key, insecure endpoint
+    ├── ClientClosedError (also RuntimeError)  the client was closed
+    ├── CircuitOpenError                       the breaker refused the call; nothing was sent
+    └── APIError                               something happened on the wire
+        ├── APIConnectionError                 no usable response (DNS, refused, reset, ...)
+        │   └── APITimeoutError                an attempt or the total deadline ran out
+        ├── ResponseValidationError            a 2xx body that is not what the spec says
+        ├── ReadOperationFailedError           a Read operation ended with status "failed"
+        └── APIStatusError                     the service answered with an error status
+            ├── BadRequestError                400
+            ├── AuthenticationError            401
+            ├── PermissionDeniedError          403
+            ├── NotFoundError                  404
+            ├── UnsupportedMediaTypeError      415
+            ├── RateLimitError                 429
+            └── InternalServerError            >= 500
+                └── ServiceUnavailableError    503
+
+Exceptions never carry the subscription key, a bearer token or image bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CircuitOpenError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "InternalServerError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReadOperationFailedError",
+    "ResponseValidationError",
+    "ServiceUnavailableError",
+    "UnsupportedMediaTypeError",
+    "VisionError",
+    "error_from_response",
+]
+
+
+class VisionError(Exception):
+    """Root of every exception raised by vision_async."""
+
+    request_id: str | None = None
+
+
+class InvalidInputError(VisionError, ValueError):
+    """An argument failed local validation; no request was sent."""
+
+
+class ConfigurationError(VisionError, ValueError):
+    """The client cannot be built as configured (missing endpoint or key, insecure endpoint)."""
+
+
+class ClientClosedError(VisionError, RuntimeError):
+    """The client was used after :meth:`VisionClient.aclose`."""
+
+
+class CircuitOpenError(VisionError):
+    """The circuit breaker is open (or a half-open probe is in flight); nothing was sent.
+
+    ``retry_after`` is how many seconds remain until the breaker lets a probe through
+    (0.0 when a probe is already in flight and the answer is imminent).
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class APIError(VisionError):
+    """Something went wrong on the wire or in the service."""
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        if self.request_id:
+            return f"{self.message} (request id {self.request_id})"
+        return self.message
+
+
+class APIConnectionError(APIError):
+    """No usable response arrived: the connection failed, broke or was refused."""
+
+
+class APITimeoutError(APIConnectionError):
+    """An attempt, or the whole call including retries, ran out of time."""
+
+
+class ResponseValidationError(APIError):
+    """A successful response whose body does not match the API specification."""
+
+
+class ReadOperationFailedError(APIError):
+    """A Read operation finished with status ``failed``."""
+
+    def __init__(self, message: str, *, operation_id: str, request_id: str | None = None) -> None:
+        super().__init__(message, request_id=request_id)
+        self.operation_id = operation_id
+
+
+class APIStatusError(APIError):
+    """The service answered with an error status.
+
+    ``code`` is the outer error code (``InvalidRequest``, ``429``, ...), ``inner_code`` the
+    more specific one (``InvalidImageUrl``, ``NotSupportedLanguage``, ...) when the service
+    sent one; ``retry_after`` the wait the service asked for, in seconds, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        inner_code: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.status_code = status_code
+        self.code = code
+        self.inner_code = inner_code
+        self.retry_after = retry_after
+        self.body = body
+
+    def __str__(self) -> str:
+        codes = "/".join(c for c in (self.code, self.inner_code) if c)
+        head = f"HTTP {self.status_code}" + (f" {codes}" if codes else "")
+        return f"{head}: {super().__str__()}"
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was rejected (bad image, bad argument, unsupported feature, ...)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the key or token was refused."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key is valid but not allowed to do this (quota exhausted, wrong region, ...)."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such resource, path or operation id."""
+
+
+class UnsupportedMediaTypeError(APIStatusError):
+    """415: the request's content type is not accepted."""
+
+
+class RateLimitError(APIStatusError):
+    """429: the rate limit of the pricing tier was exceeded."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the service failed."""
+
+
+class ServiceUnavailableError(InternalServerError):
+    """503: the service is temporarily unavailable."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    415: UnsupportedMediaTypeError,
+    429: RateLimitError,
+    503: ServiceUnavailableError,
+}
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def status_class(status_code: int) -> type[APIStatusError]:
+    """The most specific :class:`APIStatusError` subclass for ``status_code``."""
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is not None:
+        return cls
+    if status_code >= 500:
+        return InternalServerError
+    return APIStatusError
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def parse_error_body(content: bytes) -> tuple[Any, str | None, str | None, str | None, str | None]:
+    """Read an error body in any shape Azure uses.
+
+    Returns ``(parsed_json_or_None, code, inner_code, message, request_id)``. Understands the
+    v3.2 shape ``{"error": {"code", "message", "innererror": {"code", "message"}}}``, the flat
+    ``{"code", "message", "requestId"}`` shape of Read and older versions, and anything else
+    (an HTML page from a gateway) as plain text.
+    """
+    try:
+        data = json.loads(content) if content else None
+    except ValueError:
+        data = None
+    if isinstance(data, Mapping):
+        error = data.get("error")
+        node: Mapping[str, Any] = error if isinstance(error, Mapping) else data
+        code = _str_or_none(node.get("code"))
+        message = _str_or_none(node.get("message"))
+        inner = node.get("innererror") or node.get("innerError")
+        inner_code = None
+        if isinstance(inner, Mapping):
+            inner_code = _str_or_none(inner.get("code"))
+            inner_message = _str_or_none(inner.get("message"))
+            if inner_message and (not message or inner_message not in message):
+                message = f"{message}: {inner_message}" if message else inner_message
+        request_id = _str_or_none(data.get("requestId") or node.get("requestId"))
+        return data, code, inner_code, message, request_id
+    text = content.decode("utf-8", "replace") if content else ""
+    text = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
+    return None, None, None, (text[:200] or None), None
+
+
+def error_from_response(
+    status_code: int,
+    reason: str,
+    content: bytes,
+    *,
+    request_id: str | None,
+    retry_after: float | None,
+) -> APIStatusError:
+    """Build the typed error for a non-2xx response."""
+    data, code, inner_code, message, body_request_id = parse_error_body(content)
+    if not message:
+        message = reason or "no message"
+    cls = status_class(status_code)
+    return cls(
+        message,
+        status_code=status_code,
+        code=code,
+        inner_code=inner_code,
+        request_id=request_id or body_request_id,
+        retry_after=retry_after,
+        body=data,
+    )

@@ -1,0 +1,144 @@
+"""Checked reads of JSON bodies: every mismatch becomes a ResponseValidationError naming the path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from ._errors import ResponseValidationError
+
+__all__ = ["Node", "load_json_object"]
+
+T = TypeVar("T")
+
+
+def load_json_object(content: bytes, what: str) -> Mapping[str, Any]:
+    """Parse a 2xx body that must be a JSON object."""
+    try:
+        data = json.loads(content)
+    except ValueError as exc:
+        snippet = content[:60].decode("utf-8", "replace")
+        raise ResponseValidationError(f"{what}: the response is not JSON ({exc.msg}); it starts {snippet!r}") from None
+    if not isinstance(data, dict):
+        raise ResponseValidationError(f"{what}: the response is a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+class Node:
+    """A JSON object at a known path, read through typed accessors."""
+
+    __slots__ = ("data", "path")
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        self.data = data
+        self.path = path
+
+    def _fail(self, key: str, expected: str, value: object) -> ResponseValidationError:
+        return ResponseValidationError(f"response field {self.path}.{key} should be {expected}, got {_kind(value)}")
+
+    def raw(self) -> Mapping[str, Any]:
+        return MappingProxyType(dict(self.data))
+
+    def opt_str(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        raise self._fail(key, "a string", value)
+
+    def str(self, key: str) -> str:
+        value = self.data.get(key)
+        if isinstance(value, str):
+            return value
+        raise self._fail(key, "a string", value)
+
+    def opt_float(self, key: str) -> float | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise self._fail(key, "a number", value)
+
+    def float(self, key: str) -> float:
+        value = self.opt_float(key)
+        if value is None:
+            raise self._fail(key, "a number", None)
+        return value
+
+    def opt_int(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise self._fail(key, "an integer", value)
+
+    def int(self, key: str) -> int:
+        value = self.opt_int(key)
+        if value is None:
+            raise self._fail(key, "an integer", None)
+        return value
+
+    def bool(self, key: str, default: bool | None = None) -> bool:
+        value = self.data.get(key)
+        if isinstance(value, bool):
+            return value
+        if value is None and default is not None:
+            return default
+        raise self._fail(key, "a boolean", value)
+
+    def opt_obj(self, key: str, parse: Callable[[Node], T]) -> T | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, Mapping):
+            return parse(Node(value, f"{self.path}.{key}"))
+        raise self._fail(key, "an object", value)
+
+    def obj(self, key: str, parse: Callable[[Node], T]) -> T:
+        value = self.opt_obj(key, parse)
+        if value is None:
+            raise self._fail(key, "an object", None)
+        return value
+
+    def _array(self, key: str, required: bool = False) -> list[Any]:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self._fail(key, "an array", None)
+            return []
+        if isinstance(value, list):
+            return value
+        raise self._fail(key, "an array", value)
+
+    def list(self, key: str, parse: Callable[[Node], T], *, required: bool = False) -> tuple[T, ...]:
+        out = []
+        for i, item in enumerate(self._array(key, required)):
+            if not isinstance(item, Mapping):
+                raise self._fail(f"{key}[{i}]", "an object", item)
+            out.append(parse(Node(item, f"{self.path}.{key}[{i}]")))
+        return tuple(out)
+
+    def str_list(self, key: str) -> tuple[str, ...]:
+        items = self._array(key)
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise self._fail(f"{key}[{i}]", "a string", item)
+        return tuple(items)
+
+    def float_list(self, key: str) -> tuple[float, ...]:
+        items = self._array(key, required=True)
+        for i, item in enumerate(items):
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                raise self._fail(f"{key}[{i}]", "a number", item)
+        return tuple(float(v) for v in items)

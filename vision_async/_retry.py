@@ -1,0 +1,167 @@
+"""Retry decisions: which failures to retry, how long to wait, when to give up.
+
+Built on tenacity; no tenacity type leaves this module.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
+import tenacity
+
+from ._errors import APIConnectionError, APIStatusError, VisionError
+from ._events import OnRetry, RetryEvent, call_hook
+from ._policies import RetryPolicy
+
+__all__ = ["RETRYABLE_STATUS", "Retrier", "is_retryable", "parse_retry_after"]
+
+logger = logging.getLogger("vision_async.retry")
+
+#: HTTP statuses worth another attempt.
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+_BODY_WAIT = re.compile(r"(?:try again|retry)\s+(?:in|after)\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)?", re.I)
+
+T = TypeVar("T")
+
+
+def _non_negative_float(value: str) -> float | None:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    if number != number or number < 0 or number == float("inf"):
+        return None
+    return number
+
+
+def parse_retry_after(
+    headers: Mapping[str, str],
+    body: bytes | None = None,
+    *,
+    now: Callable[[], float] = time.time,
+) -> float | None:
+    """Seconds the server asked us to wait, or ``None``.
+
+    Looks, in order, at ``retry-after-ms`` and ``x-ms-retry-after-ms`` (milliseconds),
+    ``Retry-After`` (seconds, or an HTTP date, measured against ``now()``), and finally the
+    body text Azure sends with some 429s ("Try again in 5 seconds", "retry after 1 second").
+    ``headers`` must look names up case-insensitively (``httpx.Headers`` does).
+    """
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        raw = headers.get(name)
+        if raw is not None:
+            ms = _non_negative_float(raw)
+            if ms is not None:
+                return ms / 1000.0
+    raw = headers.get("retry-after")
+    if raw is not None:
+        seconds = _non_negative_float(raw)
+        if seconds is not None:
+            return seconds
+        try:
+            when = email.utils.parsedate_to_datetime(raw.strip())
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return max(0.0, when.timestamp() - now())
+    if body:
+        match = _BODY_WAIT.search(body[:2000].decode("utf-8", "replace"))
+        if match:
+            value = float(match.group(1))
+            unit = (match.group(2) or "s").lower()
+            return value / 1000.0 if unit.startswith("m") else value
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a failed attempt is worth another one."""
+    if isinstance(exc, APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS
+    return isinstance(exc, APIConnectionError)
+
+
+class Retrier:
+    """Runs an attempt function under a :class:`RetryPolicy` (through tenacity)."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]],
+        rand: Callable[[], float] = random.random,
+        on_retry: OnRetry | None = None,
+    ) -> None:
+        self.policy = policy
+        self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
+        self._on_retry = on_retry
+        self._retry = tenacity.retry_if_exception(is_retryable)
+
+    async def call(self, attempt: Callable[[], Awaitable[T]], *, operation: str) -> T:
+        """Call ``attempt()`` until it succeeds, fails for good, or the policy gives up."""
+        policy = self.policy
+        clock = self._clock
+        deadline = None if policy.total_timeout is None else clock() + policy.total_timeout
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = _exception(state)
+            server_wait = getattr(exc, "retry_after", None)
+            if server_wait is not None:
+                return float(server_wait)
+            return self._rand() * policy.backoff_ceiling(state.attempt_number)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            exc = _exception(state)
+            upcoming = state.upcoming_sleep
+            reason = None
+            if state.attempt_number >= policy.max_attempts:
+                reason = f"attempts exhausted ({policy.max_attempts})"
+            elif getattr(exc, "retry_after", None) is not None and upcoming > policy.max_retry_after:
+                reason = f"server asks for {upcoming:.3f}s, above max_retry_after={policy.max_retry_after}s"
+            elif deadline is not None and clock() + upcoming > deadline:
+                reason = f"a {upcoming:.3f}s wait would pass the total deadline of {policy.total_timeout}s"
+            if reason is not None:
+                logger.debug("%s: not retrying after attempt %d (%s): %s", operation, state.attempt_number, type(exc).__name__, reason)
+                return True
+            return False
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = _exception(state)
+            wait_s = state.upcoming_sleep
+            logger.debug("%s: attempt %d failed (%s), retrying in %.3fs", operation, state.attempt_number, exc, wait_s)
+            call_hook(
+                self._on_retry,
+                RetryEvent(
+                    operation=operation,
+                    attempt=state.attempt_number,
+                    wait=wait_s,
+                    error=exc,
+                    retry_after=getattr(exc, "retry_after", None),
+                ),
+            )
+
+        retrying = tenacity.AsyncRetrying(
+            retry=self._retry,
+            wait=wait,
+            stop=stop,
+            before_sleep=before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return await retrying(attempt)
+
+
+def _exception(state: tenacity.RetryCallState) -> VisionError:
+    outcome = state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    assert isinstance(exc, VisionError)  # the retry predicate only lets VisionErrors through
+    return exc

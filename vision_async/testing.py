@@ -1,0 +1,137 @@
+"""Helpers for testing code that uses vision_async, without Azure and without waiting.
+
+- :class:`FakeClock`: a monotonic clock and a ``sleep`` that advances it instantly. Pass both to
+  :class:`~vision_async.VisionClient` (``clock=fake.clock, sleep=fake.sleep``) and no retry wait,
+  Read poll or breaker timer waits for real.
+- :class:`ScriptedTransport`: an ``httpx.AsyncBaseTransport`` that answers from a script (for
+  example 429, then 500, then 200) and records every request it received.
+- :func:`emulator_transport` and the ``vision_emulator`` pytest fixture (in
+  :mod:`vision_async.testing.pytest_plugin` style, see the README) run the local emulator in
+  process; they need the ``emulator`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+__all__ = ["FakeClock", "RecordedRequest", "ScriptedTransport", "emulator_transport", "json_response"]
+
+
+class FakeClock:
+    """Monotonic time that only moves when something sleeps (or :meth:`advance` is called)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """Record the wait, move time forward, and yield to the event loop once."""
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+        await anyio.lowlevel.checkpoint()
+
+
+def json_response(
+    status_code: int = 200, body: Any = None, *, headers: Mapping[str, str] | None = None
+) -> httpx.Response:
+    """A response with a JSON body (and an ``apim-request-id`` unless ``headers`` names one)."""
+    all_headers = {"content-type": "application/json; charset=utf-8", "apim-request-id": "req-test"}
+    all_headers.update(headers or {})
+    content = b"" if body is None else json.dumps(body).encode()
+    return httpx.Response(status_code, headers=all_headers, content=content)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """What the transport received: method, URL, headers, body."""
+
+    method: str
+    url: httpx.URL
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def params(self) -> httpx.QueryParams:
+        return self.url.params
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+Step = httpx.Response | BaseException | Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass
+class ScriptedTransport(httpx.AsyncBaseTransport):
+    """Answers each request with the next step of ``script``; the last step repeats.
+
+    A step is an ``httpx.Response``, an exception to raise, or a function of the request.
+    ``requests`` records everything received; ``closed`` tells whether ``aclose`` was called.
+    """
+
+    script: list[Step]
+    requests: list[RecordedRequest] = field(default_factory=list)
+    closed: bool = False
+    repeat_last: bool = True
+
+    def __init__(self, *script: Step | Iterable[Step], repeat_last: bool = True) -> None:
+        steps: list[Step] = []
+        for item in script:
+            if isinstance(item, httpx.Response | BaseException) or callable(item):
+                steps.append(item)  # type: ignore[arg-type]
+            else:
+                steps.extend(item)
+        if not steps:
+            raise ValueError("ScriptedTransport needs at least one step")
+        self.script = steps
+        self.requests = []
+        self.closed = False
+        self.repeat_last = repeat_last
+        self._index = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        content = await request.aread()
+        self.requests.append(RecordedRequest(request.method, request.url, request.headers, content))
+        if self._index >= len(self.script):
+            if not self.repeat_last:
+                raise AssertionError(f"ScriptedTransport: unexpected request #{self._index + 1}: {request.url}")
+            step = self.script[-1]
+        else:
+            step = self.script[self._index]
+        self._index += 1
+        if isinstance(step, BaseException):
+            raise step
+        response = step if isinstance(step, httpx.Response) else step(request)
+        # a fresh copy each time, so a repeated step can be read again
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=response.content, request=request
+        )
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    @property
+    def count(self) -> int:
+        return len(self.requests)
+
+
+def emulator_transport(emulator: Emulator | None = None, **options: Any) -> httpx.AsyncBaseTransport:
+    """An in-process transport to the local emulator (needs the ``emulator`` extra)."""
+    from .emulator import Emulator, EmulatorTransport
+
+    return EmulatorTransport(emulator if emulator is not None else Emulator(**options))
