@@ -18,6 +18,7 @@ Time comes from an injectable monotonic clock, not pybreaker's wall clock, so te
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -146,10 +147,8 @@ class Breaker:
             if self._cb.current_state == pybreaker.STATE_OPEN:
                 # Opened by another request meanwhile; a late answer changes nothing.
                 return
-            try:
+            with contextlib.suppress(_Failure, pybreaker.CircuitBreakerError):
                 self._cb.call(_succeed if outcome == "success" else _fail)
-            except (_Failure, pybreaker.CircuitBreakerError):
-                pass
 
     def _state_changed(self, old: str | None, new: str) -> None:
         # Called by pybreaker inside its lock; only bookkeeping and logging here.

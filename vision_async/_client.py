@@ -167,11 +167,11 @@ class VisionClient:
         if transport is None:
             transport = default_transport(max_connections=max_connections)
         self._transport = Transport(transport, owned=owned)
-        retrier = (
-            Retrier(retry, clock=self._clock, sleep=self._sleep, on_retry=on_retry) if retry is not None else None
-        )
+        retrier = Retrier(retry, clock=self._clock, sleep=self._sleep, on_retry=on_retry) if retry is not None else None
         self._breaker = (
-            Breaker(breaker, clock=self._clock, on_state_change=on_breaker_state_change) if breaker is not None else None
+            Breaker(breaker, clock=self._clock, on_state_change=on_breaker_state_change)
+            if breaker is not None
+            else None
         )
         self._pipeline = Pipeline(
             transport=self._transport,
@@ -231,7 +231,13 @@ class VisionClient:
     ) -> Response:
         self._check_open()
         return await self._pipeline.call(
-            operation, "POST", path, params=params, content=image.content, content_type=image.content_type, expect=expect
+            operation,
+            "POST",
+            path,
+            params=params,
+            content=image.content,
+            content_type=image.content_type,
+            expect=expect,
         )
 
     @staticmethod
@@ -284,7 +290,10 @@ class VisionClient:
 
     async def tag(self, image: ImageInput, *, language: str = "en", model_version: str = "latest") -> TagResult:
         """Tag the image with words for what it shows."""
-        params = {"language": self._service_language(language, "tag"), "model-version": check_model_version(model_version)}
+        params = {
+            "language": self._service_language(language, "tag"),
+            "model-version": check_model_version(model_version),
+        }
         img = await self._image(image)
         return self._parse(TagResult, await self._post_image("tag", "/tag", img, params), "tag")
 
@@ -332,10 +341,17 @@ class VisionClient:
         }
         img = await self._image(image)
         path = f"/models/{quote(model.strip(), safe='')}/analyze"
-        return self._parse(DomainModelResults, await self._post_image("analyze_by_domain", path, img, params), "analyze_by_domain")
+        return self._parse(
+            DomainModelResults, await self._post_image("analyze_by_domain", path, img, params), "analyze_by_domain"
+        )
 
     async def ocr(
-        self, image: ImageInput, *, language: str = "unk", detect_orientation: bool = True, model_version: str = "latest"
+        self,
+        image: ImageInput,
+        *,
+        language: str = "unk",
+        detect_orientation: bool = True,
+        model_version: str = "latest",
     ) -> OcrResult:
         """Recognize printed text (the legacy synchronous OCR; prefer :meth:`read`)."""
         if not isinstance(detect_orientation, bool):

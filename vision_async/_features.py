@@ -126,7 +126,9 @@ def normalize_many(values: object, valid: type[StrEnum], name: str) -> tuple[str
     try:
         iterator = iter(items)
     except TypeError:
-        raise InvalidInputError(f"{name} must be a value or an iterable of values, got {type(values).__name__}") from None
+        raise InvalidInputError(
+            f"{name} must be a value or an iterable of values, got {type(values).__name__}"
+        ) from None
     seen: dict[str, None] = {}
     for item in iterator:
         seen[normalize_one(item, valid, name)] = None
@@ -140,9 +142,7 @@ def check_language(language: object, valid: tuple[str, ...], operation: str) -> 
 
 def check_model_version(model_version: object) -> str:
     if not isinstance(model_version, str) or not _MODEL_VERSION.match(model_version):
-        raise InvalidInputError(
-            f"invalid model_version {model_version!r}; use 'latest' or a date such as '2021-04-01'"
-        )
+        raise InvalidInputError(f"invalid model_version {model_version!r}; use 'latest' or a date such as '2021-04-01'")
     return model_version
 
 
@@ -167,8 +167,7 @@ def check_pages(pages: object) -> str | None:
         text = str(item).strip() if isinstance(item, str | int) and not isinstance(item, bool) else None
         if text is None or not _PAGE_RANGE.match(text):
             raise InvalidInputError(
-                f"invalid page range {item!r}; use a page number ('3'), a range ('2-5'), "
-                "an open range ('4-' or '-2')"
+                f"invalid page range {item!r}; use a page number ('3'), a range ('2-5'), an open range ('4-' or '-2')"
             )
         bounds = [int(b) for b in text.split("-") if b]
         if any(b < 1 for b in bounds) or (len(bounds) == 2 and bounds[0] > bounds[1]):

@@ -60,7 +60,7 @@ class FaceRectangle:
 
     @classmethod
     def _parse(cls, n: Node) -> FaceRectangle:
-        return cls(n.int("left"), n.int("top"), n.int("width"), n.int("height"))
+        return cls(n.integer("left"), n.integer("top"), n.integer("width"), n.integer("height"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class BoundingRect:
 
     @classmethod
     def _parse(cls, n: Node) -> BoundingRect:
-        return cls(n.int("x"), n.int("y"), n.int("w"), n.int("h"))
+        return cls(n.integer("x"), n.integer("y"), n.integer("w"), n.integer("h"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ class ImageMetadata:
 
     @classmethod
     def _parse(cls, n: Node) -> ImageMetadata:
-        return cls(n.int("width"), n.int("height"), n.opt_str("format"))
+        return cls(n.integer("width"), n.integer("height"), n.opt_text("format"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class CelebritiesModel:
 
     @classmethod
     def _parse(cls, n: Node) -> CelebritiesModel:
-        return cls(n.opt_str("name"), n.float("confidence"), n.opt_obj("faceRectangle", FaceRectangle._parse))
+        return cls(n.opt_text("name"), n.number("confidence"), n.opt_obj("faceRectangle", FaceRectangle._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ class LandmarksModel:
 
     @classmethod
     def _parse(cls, n: Node) -> LandmarksModel:
-        return cls(n.opt_str("name"), n.float("confidence"))
+        return cls(n.opt_text("name"), n.number("confidence"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ class CategoryDetail:
 
     @classmethod
     def _parse(cls, n: Node) -> CategoryDetail:
-        return cls(n.list("celebrities", CelebritiesModel._parse), n.list("landmarks", LandmarksModel._parse))
+        return cls(n.objects("celebrities", CelebritiesModel._parse), n.objects("landmarks", LandmarksModel._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ class Category:
 
     @classmethod
     def _parse(cls, n: Node) -> Category:
-        return cls(n.opt_str("name"), n.float("score"), n.opt_obj("detail", CategoryDetail._parse))
+        return cls(n.opt_text("name"), n.number("score"), n.opt_obj("detail", CategoryDetail._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +140,12 @@ class AdultInfo:
     @classmethod
     def _parse(cls, n: Node) -> AdultInfo:
         return cls(
-            n.bool("isAdultContent"),
-            n.bool("isRacyContent"),
-            n.bool("isGoryContent"),
-            n.float("adultScore"),
-            n.float("racyScore"),
-            n.float("goreScore"),
+            n.boolean("isAdultContent"),
+            n.boolean("isRacyContent"),
+            n.boolean("isGoryContent"),
+            n.number("adultScore"),
+            n.number("racyScore"),
+            n.number("goreScore"),
         )
 
 
@@ -160,11 +160,11 @@ class ColorInfo:
     @classmethod
     def _parse(cls, n: Node) -> ColorInfo:
         return cls(
-            n.opt_str("dominantColorForeground"),
-            n.opt_str("dominantColorBackground"),
-            n.str_list("dominantColors"),
-            n.opt_str("accentColor"),
-            n.bool("isBWImg"),
+            n.opt_text("dominantColorForeground"),
+            n.opt_text("dominantColorBackground"),
+            n.texts("dominantColors"),
+            n.opt_text("accentColor"),
+            n.boolean("isBWImg"),
         )
 
 
@@ -178,7 +178,7 @@ class ImageType:
 
     @classmethod
     def _parse(cls, n: Node) -> ImageType:
-        return cls(n.int("clipArtType"), n.int("lineDrawingType"))
+        return cls(n.integer("clipArtType"), n.integer("lineDrawingType"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +189,7 @@ class ImageTag:
 
     @classmethod
     def _parse(cls, n: Node) -> ImageTag:
-        return cls(n.opt_str("name"), n.float("confidence"), n.opt_str("hint"))
+        return cls(n.opt_text("name"), n.number("confidence"), n.opt_text("hint"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +199,7 @@ class ImageCaption:
 
     @classmethod
     def _parse(cls, n: Node) -> ImageCaption:
-        return cls(n.opt_str("text"), n.float("confidence"))
+        return cls(n.opt_text("text"), n.number("confidence"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +209,7 @@ class ImageDescriptionDetails:
 
     @classmethod
     def _parse(cls, n: Node) -> ImageDescriptionDetails:
-        return cls(n.str_list("tags"), n.list("captions", ImageCaption._parse))
+        return cls(n.texts("tags"), n.objects("captions", ImageCaption._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +220,7 @@ class FaceDescription:
 
     @classmethod
     def _parse(cls, n: Node) -> FaceDescription:
-        return cls(n.int("age"), n.opt_str("gender"), n.opt_obj("faceRectangle", FaceRectangle._parse))
+        return cls(n.integer("age"), n.opt_text("gender"), n.opt_obj("faceRectangle", FaceRectangle._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +233,7 @@ class ObjectHierarchy:
 
     @classmethod
     def _parse(cls, n: Node) -> ObjectHierarchy:
-        return cls(n.opt_str("object"), n.float("confidence"), n.opt_obj("parent", ObjectHierarchy._parse))
+        return cls(n.opt_text("object"), n.number("confidence"), n.opt_obj("parent", ObjectHierarchy._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +249,8 @@ class DetectedObject:
     def _parse(cls, n: Node) -> DetectedObject:
         return cls(
             n.opt_obj("rectangle", BoundingRect._parse),
-            n.opt_str("object"),
-            n.float("confidence"),
+            n.opt_text("object"),
+            n.number("confidence"),
             n.opt_obj("parent", ObjectHierarchy._parse),
         )
 
@@ -263,14 +263,14 @@ class DetectedBrand:
 
     @classmethod
     def _parse(cls, n: Node) -> DetectedBrand:
-        return cls(n.opt_str("name"), n.float("confidence"), n.opt_obj("rectangle", BoundingRect._parse))
+        return cls(n.opt_text("name"), n.number("confidence"), n.opt_obj("rectangle", BoundingRect._parse))
 
 
 def _common(n: Node, request_id: str | None) -> dict[str, Any]:
     """The fields every top-level result carries."""
     return {
-        "request_id": n.opt_str("requestId") or request_id,
-        "model_version": n.opt_str("modelVersion"),
+        "request_id": n.opt_text("requestId") or request_id,
+        "model_version": n.opt_text("modelVersion"),
         "metadata": n.opt_obj("metadata", ImageMetadata._parse),
         "raw": n.raw(),
     }
@@ -298,15 +298,15 @@ class ImageAnalysis:
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ImageAnalysis:
         n = Node(data, "$")
         return cls(
-            categories=n.list("categories", Category._parse),
+            categories=n.objects("categories", Category._parse),
             adult=n.opt_obj("adult", AdultInfo._parse),
             color=n.opt_obj("color", ColorInfo._parse),
             image_type=n.opt_obj("imageType", ImageType._parse),
-            tags=n.list("tags", ImageTag._parse),
+            tags=n.objects("tags", ImageTag._parse),
             description=n.opt_obj("description", ImageDescriptionDetails._parse),
-            faces=n.list("faces", FaceDescription._parse),
-            objects=n.list("objects", DetectedObject._parse),
-            brands=n.list("brands", DetectedBrand._parse),
+            faces=n.objects("faces", FaceDescription._parse),
+            objects=n.objects("objects", DetectedObject._parse),
+            brands=n.objects("brands", DetectedBrand._parse),
             **_common(n, request_id),
         )
 
@@ -324,7 +324,7 @@ class TagResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> TagResult:
         n = Node(data, "$")
-        return cls(tags=n.list("tags", ImageTag._parse), **_common(n, request_id))
+        return cls(tags=n.objects("tags", ImageTag._parse), **_common(n, request_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +358,7 @@ class DetectResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> DetectResult:
         n = Node(data, "$")
-        return cls(objects=n.list("objects", DetectedObject._parse), **_common(n, request_id))
+        return cls(objects=n.objects("objects", DetectedObject._parse), **_common(n, request_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +368,7 @@ class ModelDescription:
 
     @classmethod
     def _parse(cls, n: Node) -> ModelDescription:
-        return cls(n.opt_str("name"), n.str_list("categories"))
+        return cls(n.opt_text("name"), n.texts("categories"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,8 +383,8 @@ class ListModelsResult:
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ListModelsResult:
         n = Node(data, "$")
         return cls(
-            models=n.list("models", ModelDescription._parse),
-            request_id=n.opt_str("requestId") or request_id,
+            models=n.objects("models", ModelDescription._parse),
+            request_id=n.opt_text("requestId") or request_id,
             raw=n.raw(),
         )
 
@@ -411,8 +411,8 @@ class DomainModelResults:
         result = n.opt_obj("result", lambda r: r) or Node({}, "$.result")
         return cls(
             result=result.raw(),
-            celebrities=result.list("celebrities", CelebritiesModel._parse),
-            landmarks=result.list("landmarks", LandmarksModel._parse),
+            celebrities=result.objects("celebrities", CelebritiesModel._parse),
+            landmarks=result.objects("landmarks", LandmarksModel._parse),
             **_common(n, request_id),
         )
 

@@ -29,7 +29,7 @@ __all__ = [
 
 def _box4(n: Node) -> tuple[int, int, int, int]:
     """The legacy OCR's ``"x,y,w,h"`` bounding box string as four ints."""
-    text = n.str("boundingBox")
+    text = n.text("boundingBox")
     parts = text.split(",")
     try:
         if len(parts) != 4:
@@ -49,7 +49,7 @@ class OcrWord:
 
     @classmethod
     def _parse(cls, n: Node) -> OcrWord:
-        return cls(_box4(n), n.opt_str("text"))
+        return cls(_box4(n), n.opt_text("text"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ class OcrLine:
 
     @classmethod
     def _parse(cls, n: Node) -> OcrLine:
-        return cls(_box4(n), n.list("words", OcrWord._parse))
+        return cls(_box4(n), n.objects("words", OcrWord._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class OcrRegion:
 
     @classmethod
     def _parse(cls, n: Node) -> OcrRegion:
-        return cls(_box4(n), n.list("lines", OcrLine._parse))
+        return cls(_box4(n), n.objects("lines", OcrLine._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +99,12 @@ class OcrResult:
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> OcrResult:
         n = Node(data, "$")
         return cls(
-            language=n.opt_str("language"),
-            text_angle=n.opt_float("textAngle"),
-            orientation=n.opt_str("orientation"),
-            regions=n.list("regions", OcrRegion._parse),
-            model_version=n.opt_str("modelVersion"),
-            request_id=n.opt_str("requestId") or request_id,
+            language=n.opt_text("language"),
+            text_angle=n.opt_number("textAngle"),
+            orientation=n.opt_text("orientation"),
+            regions=n.objects("regions", OcrRegion._parse),
+            model_version=n.opt_text("modelVersion"),
+            request_id=n.opt_text("requestId") or request_id,
             raw=n.raw(),
         )
 
@@ -127,7 +127,7 @@ class Style:
 
     @classmethod
     def _parse(cls, n: Node) -> Style:
-        return cls(n.str("name"), n.float("confidence"))
+        return cls(n.text("name"), n.number("confidence"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +140,7 @@ class Appearance:
 
 
 def _box8(n: Node) -> tuple[float, ...]:
-    box = n.float_list("boundingBox")
+    box = n.numbers("boundingBox")
     if len(box) != 8:
         raise ResponseValidationError(
             f"response field {n.path}.boundingBox should hold 8 numbers (4 corners), got {len(box)}"
@@ -158,7 +158,7 @@ class Word:
 
     @classmethod
     def _parse(cls, n: Node) -> Word:
-        return cls(_box8(n), n.str("text"), n.float("confidence"))
+        return cls(_box8(n), n.text("text"), n.number("confidence"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +175,9 @@ class Line:
     def _parse(cls, n: Node) -> Line:
         return cls(
             _box8(n),
-            n.str("text"),
-            n.list("words", Word._parse, required=True),
-            n.opt_str("language"),
+            n.text("text"),
+            n.objects("words", Word._parse, required=True),
+            n.opt_text("language"),
             n.opt_obj("appearance", Appearance._parse),
         )
 
@@ -201,13 +201,13 @@ class ReadResult:
     @classmethod
     def _parse(cls, n: Node) -> ReadResult:
         return cls(
-            n.int("page"),
-            n.float("angle"),
-            n.float("width"),
-            n.float("height"),
-            n.str("unit"),
-            n.list("lines", Line._parse, required=True),
-            n.opt_str("language"),
+            n.integer("page"),
+            n.number("angle"),
+            n.number("width"),
+            n.number("height"),
+            n.text("unit"),
+            n.objects("lines", Line._parse, required=True),
+            n.opt_text("language"),
         )
 
 
@@ -221,7 +221,9 @@ class AnalyzeResults:
 
     @classmethod
     def _parse(cls, n: Node) -> AnalyzeResults:
-        return cls(n.str("version"), n.str("modelVersion"), n.list("readResults", ReadResult._parse, required=True))
+        return cls(
+            n.text("version"), n.text("modelVersion"), n.objects("readResults", ReadResult._parse, required=True)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +258,7 @@ class ReadOperationResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ReadOperationResult:
         n = Node(data, "$")
-        status_text = n.str("status")
+        status_text = n.text("status")
         try:
             status = OperationStatus(status_text)
         except ValueError:
@@ -265,9 +267,9 @@ class ReadOperationResult:
             ) from None
         return cls(
             status=status,
-            created_date_time=n.opt_str("createdDateTime"),
-            last_updated_date_time=n.opt_str("lastUpdatedDateTime"),
+            created_date_time=n.opt_text("createdDateTime"),
+            last_updated_date_time=n.opt_text("lastUpdatedDateTime"),
             analyze_result=n.opt_obj("analyzeResult", AnalyzeResults._parse),
-            request_id=n.opt_str("requestId") or request_id,
+            request_id=n.opt_text("requestId") or request_id,
             raw=n.raw(),
         )

@@ -20,7 +20,8 @@ def load_json_object(content: bytes, what: str) -> Mapping[str, Any]:
         data = json.loads(content)
     except ValueError as exc:
         snippet = content[:60].decode("utf-8", "replace")
-        raise ResponseValidationError(f"{what}: the response is not JSON ({exc.msg}); it starts {snippet!r}") from None
+        reason = getattr(exc, "msg", None) or type(exc).__name__
+        raise ResponseValidationError(f"{what}: the response is not JSON ({reason}); it starts {snippet!r}") from None
     if not isinstance(data, dict):
         raise ResponseValidationError(f"{what}: the response is a JSON {type(data).__name__}, not an object")
     return data
@@ -47,19 +48,19 @@ class Node:
     def raw(self) -> Mapping[str, Any]:
         return MappingProxyType(dict(self.data))
 
-    def opt_str(self, key: str) -> str | None:
+    def opt_text(self, key: str) -> str | None:
         value = self.data.get(key)
         if value is None or isinstance(value, str):
             return value
         raise self._fail(key, "a string", value)
 
-    def str(self, key: str) -> str:
+    def text(self, key: str) -> str:
         value = self.data.get(key)
         if isinstance(value, str):
             return value
         raise self._fail(key, "a string", value)
 
-    def opt_float(self, key: str) -> float | None:
+    def opt_number(self, key: str) -> float | None:
         value = self.data.get(key)
         if value is None:
             return None
@@ -67,13 +68,13 @@ class Node:
             return float(value)
         raise self._fail(key, "a number", value)
 
-    def float(self, key: str) -> float:
-        value = self.opt_float(key)
+    def number(self, key: str) -> float:
+        value = self.opt_number(key)
         if value is None:
             raise self._fail(key, "a number", None)
         return value
 
-    def opt_int(self, key: str) -> int | None:
+    def opt_integer(self, key: str) -> int | None:
         value = self.data.get(key)
         if value is None:
             return None
@@ -83,13 +84,13 @@ class Node:
             return int(value)
         raise self._fail(key, "an integer", value)
 
-    def int(self, key: str) -> int:
-        value = self.opt_int(key)
+    def integer(self, key: str) -> int:
+        value = self.opt_integer(key)
         if value is None:
             raise self._fail(key, "an integer", None)
         return value
 
-    def bool(self, key: str, default: bool | None = None) -> bool:
+    def boolean(self, key: str, default: bool | None = None) -> bool:
         value = self.data.get(key)
         if isinstance(value, bool):
             return value
@@ -121,7 +122,7 @@ class Node:
             return value
         raise self._fail(key, "an array", value)
 
-    def list(self, key: str, parse: Callable[[Node], T], *, required: bool = False) -> tuple[T, ...]:
+    def objects(self, key: str, parse: Callable[[Node], T], *, required: bool = False) -> tuple[T, ...]:
         out = []
         for i, item in enumerate(self._array(key, required)):
             if not isinstance(item, Mapping):
@@ -129,14 +130,14 @@ class Node:
             out.append(parse(Node(item, f"{self.path}.{key}[{i}]")))
         return tuple(out)
 
-    def str_list(self, key: str) -> tuple[str, ...]:
+    def texts(self, key: str) -> tuple[str, ...]:
         items = self._array(key)
         for i, item in enumerate(items):
             if not isinstance(item, str):
                 raise self._fail(f"{key}[{i}]", "a string", item)
         return tuple(items)
 
-    def float_list(self, key: str) -> tuple[float, ...]:
+    def numbers(self, key: str) -> tuple[float, ...]:
         items = self._array(key, required=True)
         for i, item in enumerate(items):
             if isinstance(item, bool) or not isinstance(item, int | float):

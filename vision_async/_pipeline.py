@@ -128,7 +128,9 @@ class Pipeline:
             headers = {"Accept": "application/json", "User-Agent": self._user_agent, name: value}
             if content_type is not None:
                 headers["Content-Type"] = content_type
-            request = httpx.Request(method, url, params=params, headers=headers, content=content, extensions=self._timeout_ext)
+            request = httpx.Request(
+                method, url, params=params, headers=headers, content=content, extensions=self._timeout_ext
+            )
             try:
                 raw = await self._transport.send(request, timeout=self._timeout)
             except VisionError as exc:

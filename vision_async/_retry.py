@@ -26,7 +26,9 @@ logger = logging.getLogger("vision_async.retry")
 #: HTTP statuses worth another attempt.
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
-_BODY_WAIT = re.compile(r"(?:try again|retry)\s+(?:in|after)\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)?", re.I)
+_BODY_WAIT = re.compile(
+    r"(?:try again|retry)\s+(?:in|after)\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)?", re.I
+)
 
 T = TypeVar("T")
 
@@ -130,7 +132,13 @@ class Retrier:
             elif deadline is not None and clock() + upcoming > deadline:
                 reason = f"a {upcoming:.3f}s wait would pass the total deadline of {policy.total_timeout}s"
             if reason is not None:
-                logger.debug("%s: not retrying after attempt %d (%s): %s", operation, state.attempt_number, type(exc).__name__, reason)
+                logger.debug(
+                    "%s: not retrying after attempt %d (%s): %s",
+                    operation,
+                    state.attempt_number,
+                    type(exc).__name__,
+                    reason,
+                )
                 return True
             return False
 
@@ -154,7 +162,7 @@ class Retrier:
             wait=wait,
             stop=stop,
             before_sleep=before_sleep,
-            sleep=self._sleep,
+            sleep=self._sleep,  # type: ignore[arg-type]  # any awaitable result is fine
             reraise=True,
         )
         return await retrying(attempt)

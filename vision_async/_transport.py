@@ -21,6 +21,9 @@ from ._errors import APIConnectionError, APITimeoutError, ResponseValidationErro
 
 __all__ = ["RawResponse", "Transport", "default_transport", "translate_exception"]
 
+# Exceptions from these packages are networking failures, whatever their class.
+_NETWORK_MODULES = frozenset({"httpx", "httpcore", "h11", "h2"})
+
 
 @dataclass(slots=True)
 class RawResponse:
@@ -52,11 +55,10 @@ def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
         return APITimeoutError(f"{what}: timed out ({type(exc).__name__})")
     if isinstance(exc, httpx.DecodingError):
         return ResponseValidationError(f"{what}: the response body could not be decoded ({exc})")
-    if isinstance(exc, httpx.HTTPError | httpx.InvalidURL | httpx.StreamError):
-        return APIConnectionError(f"{what}: {type(exc).__name__}: {exc}")
-    if isinstance(exc, anyio.BrokenResourceError | anyio.ClosedResourceError | anyio.EndOfStream | OSError):
-        return APIConnectionError(f"{what}: {type(exc).__name__}: {exc}")
-    if type(exc).__module__.split(".")[0] in {"httpcore", "h11", "h2"}:
+    if (
+        isinstance(exc, anyio.BrokenResourceError | anyio.ClosedResourceError | anyio.EndOfStream | OSError)
+        or type(exc).__module__.split(".")[0] in _NETWORK_MODULES
+    ):
         return APIConnectionError(f"{what}: {type(exc).__name__}: {exc}")
     return None
 

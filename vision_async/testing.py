@@ -93,7 +93,7 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
         steps: list[Step] = []
         for item in script:
             if isinstance(item, httpx.Response | BaseException) or callable(item):
-                steps.append(item)  # type: ignore[arg-type]
+                steps.append(item)
             else:
                 steps.extend(item)
         if not steps:
@@ -118,9 +118,7 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
             raise step
         response = step if isinstance(step, httpx.Response) else step(request)
         # a fresh copy each time, so a repeated step can be read again
-        return httpx.Response(
-            response.status_code, headers=response.headers, content=response.content, request=request
-        )
+        return httpx.Response(response.status_code, headers=response.headers, content=response.content, request=request)
 
     async def aclose(self) -> None:
         self.closed = True
