@@ -5,15 +5,17 @@
   Read poll or breaker timer waits for real.
 - :class:`ScriptedTransport`: an ``httpx.AsyncBaseTransport`` that answers from a script (for
   example 429, then 500, then 200) and records every request it received.
-- :func:`emulator_transport` and the ``vision_emulator`` pytest fixture (in
-  :mod:`vision_async.testing.pytest_plugin` style, see the README) run the local emulator in
-  process; they need the ``emulator`` extra.
+- :func:`emulator_transport` runs the local emulator in process (the ``emulator`` extra).
+- pytest fixtures, registered automatically through the ``pytest11`` entry point:
+  ``vision_emulator`` (a fresh :class:`~vision_async.emulator.Emulator`), ``vision_transport``
+  (an in-process transport to it) and ``vision_emulator_server`` (it, served by uvicorn on a free
+  127.0.0.1 port; ``.url`` is the endpoint).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +23,18 @@ import anyio
 import httpx
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from .emulator import Emulator, EmulatorServer, EmulatorTransport
 
-__all__ = ["FakeClock", "RecordedRequest", "ScriptedTransport", "emulator_transport", "json_response"]
+__all__ = [
+    "FakeClock",
+    "RecordedRequest",
+    "ScriptedTransport",
+    "emulator_transport",
+    "json_response",
+    "vision_emulator",
+    "vision_emulator_server",
+    "vision_transport",
+]
 
 
 class FakeClock:
@@ -128,8 +139,35 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
         return len(self.requests)
 
 
-def emulator_transport(emulator: Emulator | None = None, **options: Any) -> httpx.AsyncBaseTransport:
+def emulator_transport(emulator: Emulator | None = None, **options: Any) -> EmulatorTransport:
     """An in-process transport to the local emulator (needs the ``emulator`` extra)."""
     from .emulator import Emulator, EmulatorTransport
 
     return EmulatorTransport(emulator if emulator is not None else Emulator(**options))
+
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - pytest is only needed for the fixtures
+    pass
+else:
+
+    @pytest.fixture
+    def vision_emulator() -> Emulator:
+        """A fresh emulator accepting any key; configure faults and scenarios on it."""
+        from .emulator import Emulator
+
+        return Emulator()
+
+    @pytest.fixture
+    def vision_transport(vision_emulator: Emulator) -> EmulatorTransport:
+        """An in-process transport to ``vision_emulator``: pass it as ``transport=``."""
+        return emulator_transport(vision_emulator)
+
+    @pytest.fixture
+    def vision_emulator_server(vision_emulator: Emulator) -> Iterator[EmulatorServer]:
+        """``vision_emulator`` served by uvicorn on a free 127.0.0.1 port (``.url``)."""
+        from .emulator import EmulatorServer
+
+        with EmulatorServer(vision_emulator) as server:
+            yield server
