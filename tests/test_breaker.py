@@ -113,9 +113,15 @@ async def test_half_open_admits_one_probe_among_50_concurrent_callers(
             return await slow_ok(request)
 
     gate = Gate()
-    client = VisionClient("https://unit.example.com", "k", transport=gate, retry=None,
-                          breaker=BreakerPolicy(fail_max=2, reset_timeout=10),
-                          clock=fake_clock.clock, sleep=fake_clock.sleep)  # fmt: skip
+    client = VisionClient(
+        "https://unit.example.com",
+        "k",
+        transport=gate,
+        retry=None,
+        breaker=BreakerPolicy(fail_max=2, reset_timeout=10),
+        clock=fake_clock.clock,
+        sleep=fake_clock.sleep,
+    )
     async with client:
         for _ in range(2):
             with pytest.raises(InternalServerError):
@@ -247,8 +253,9 @@ async def test_state_changes_are_logged_and_hooked(
 
     transport = ScriptedTransport(FAIL, OK)
     with caplog.at_level(logging.INFO, logger="vision_async"):
-        async with make_client(transport, retry=None, breaker=BreakerPolicy(fail_max=1, reset_timeout=1),
-                               on_breaker_state_change=hook) as client:  # fmt: skip
+        async with make_client(
+            transport, retry=None, breaker=BreakerPolicy(fail_max=1, reset_timeout=1), on_breaker_state_change=hook
+        ) as client:
             with pytest.raises(InternalServerError):
                 await client.tag(URL)
             fake_clock.advance(1.5)

@@ -28,7 +28,9 @@ pytestmark = pytest.mark.anyio
 BASE = "https://emulator.test/vision/v3.2"
 
 
-def picture(size: tuple[int, int] = (200, 120), box: tuple[int, int, int, int] = (60, 30, 140, 90), fill: str = "red") -> bytes:
+def picture(
+    size: tuple[int, int] = (200, 120), box: tuple[int, int, int, int] = (60, 30, 140, 90), fill: str = "red"
+) -> bytes:
     img = Image.new("RGB", size, "white")
     ImageDraw.Draw(img).rectangle(box, fill=fill)
     buf = io.BytesIO()
@@ -44,14 +46,17 @@ def emulator() -> Emulator:
 @pytest.fixture
 async def raw(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
     """A plain httpx client on the emulator, for looking at the wire itself."""
-    async with httpx.AsyncClient(transport=EmulatorTransport(emulator), base_url=BASE,
-                                 headers={"Ocp-Apim-Subscription-Key": "secret-key"}) as client:  # fmt: skip
+    async with httpx.AsyncClient(
+        transport=EmulatorTransport(emulator), base_url=BASE, headers={"Ocp-Apim-Subscription-Key": "secret-key"}
+    ) as client:
         yield client
 
 
 @pytest.fixture
 async def client(emulator: Emulator) -> AsyncIterator[VisionClient]:
-    async with VisionClient("https://emulator.test", "secret-key", transport=EmulatorTransport(emulator), retry=None) as c:
+    async with VisionClient(
+        "https://emulator.test", "secret-key", transport=EmulatorTransport(emulator), retry=None
+    ) as c:
         yield c
 
 
@@ -116,7 +121,9 @@ async def test_every_response_has_a_request_id(raw: httpx.AsyncClient) -> None:
         ("/models/cars/analyze", {}, "InvalidModel"),
     ],
 )
-async def test_query_validation_uses_the_service_codes(raw: httpx.AsyncClient, path: str, params: dict, inner: str) -> None:
+async def test_query_validation_uses_the_service_codes(
+    raw: httpx.AsyncClient, path: str, params: dict, inner: str
+) -> None:
     """Bad query parameters get 400 with the service's inner error code."""
     r = await raw.post(path, params=params, **octet(picture()))
     assert r.status_code == 400
@@ -137,7 +144,9 @@ async def test_query_validation_uses_the_service_codes(raw: httpx.AsyncClient, p
         ({"content": b"x", "headers": {"Content-Type": "text/plain"}}, 415, "UnsupportedMediaType"),
     ],
 )
-async def test_image_validation_uses_the_service_codes(raw: httpx.AsyncClient, kwargs: dict, status: int, inner: str) -> None:
+async def test_image_validation_uses_the_service_codes(
+    raw: httpx.AsyncClient, kwargs: dict, status: int, inner: str
+) -> None:
     """Oversized, non-image, tiny, unfetchable and wrongly typed bodies get the service's codes."""
     r = await raw.post("/analyze", **kwargs)
     assert r.status_code == status
@@ -160,7 +169,9 @@ async def test_client_maps_emulator_errors(client: VisionClient) -> None:
         await client.analyze("https://example.com/unreachable.jpg")
     assert info.value.inner_code == "InvalidImageUrl"
     assert info.value.request_id
-    bad_key = VisionClient("https://emulator.test", "wrong", transport=EmulatorTransport(Emulator(key="right", ocr="off")))
+    bad_key = VisionClient(
+        "https://emulator.test", "wrong", transport=EmulatorTransport(Emulator(key="right", ocr="off"))
+    )
     async with bad_key:
         with pytest.raises(AuthenticationError):
             await bad_key.tag(picture())
@@ -238,8 +249,11 @@ async def test_thumbnail_is_a_real_resized_image(client: VisionClient) -> None:
 async def test_scenario_by_image_bytes(emulator: Emulator, client: VisionClient) -> None:
     """A scenario registered for an image's bytes answers that image, and only it."""
     cat = picture(fill="orange")
-    emulator.register(cat, tags=[{"name": "cat", "confidence": 0.99}],
-                      objects=[{"rectangle": {"x": 1, "y": 2, "w": 30, "h": 40}, "object": "cat", "confidence": 0.9}])  # fmt: skip
+    emulator.register(
+        cat,
+        tags=[{"name": "cat", "confidence": 0.99}],
+        objects=[{"rectangle": {"x": 1, "y": 2, "w": 30, "h": 40}, "object": "cat", "confidence": 0.9}],
+    )
     assert [t.name for t in (await client.tag(cat)).tags] == ["cat"]
     detected = await client.detect(cat)
     assert detected.objects[0].object_ == "cat"
@@ -248,8 +262,11 @@ async def test_scenario_by_image_bytes(emulator: Emulator, client: VisionClient)
 
 async def test_scenario_by_url(emulator: Emulator, client: VisionClient) -> None:
     """A URL registered with its bytes is served without fetching anything."""
-    emulator.register("https://images.example/dog.png", data=picture(fill="brown"),
-                      description={"tags": ["dog"], "captions": [{"text": "a dog on a lawn", "confidence": 0.8}]})  # fmt: skip
+    emulator.register(
+        "https://images.example/dog.png",
+        data=picture(fill="brown"),
+        description={"tags": ["dog"], "captions": [{"text": "a dog on a lawn", "confidence": 0.8}]},
+    )
     d = await client.describe("https://images.example/dog.png")
     assert d.captions[0].text == "a dog on a lawn"
     assert d.metadata is not None and d.metadata.width == 200
@@ -258,7 +275,12 @@ async def test_scenario_by_url(emulator: Emulator, client: VisionClient) -> None
 async def test_domain_models(emulator: Emulator, client: VisionClient) -> None:
     """Domain model results come from scenarios; the model list is the service's."""
     face = picture()
-    emulator.register(face, celebrities=[{"name": "Ada", "confidence": 0.97, "faceRectangle": {"left": 1, "top": 2, "width": 3, "height": 4}}])
+    emulator.register(
+        face,
+        celebrities=[
+            {"name": "Ada", "confidence": 0.97, "faceRectangle": {"left": 1, "top": 2, "width": 3, "height": 4}}
+        ],
+    )
     r = await client.analyze_by_domain("celebrities", face)
     assert r.celebrities[0].name == "Ada"
     assert [m.name for m in (await client.list_models()).models] == ["celebrities", "landmarks"]
@@ -273,7 +295,9 @@ async def test_read_moves_through_its_states_on_the_emulator_clock() -> None:
     """notStarted, then running, then succeeded, as the emulator's clock moves."""
     clock = FakeClock()
     em = Emulator(clock=clock.clock, read_delays=(1.0, 2.0), ocr="off")
-    async with VisionClient("https://e.test", "k", transport=EmulatorTransport(em), clock=clock.clock, sleep=clock.sleep) as c:
+    async with VisionClient(
+        "https://e.test", "k", transport=EmulatorTransport(em), clock=clock.clock, sleep=clock.sleep
+    ) as c:
         op = await c.begin_read(picture())
         seen = [(await c.get_read_result(op)).status]
         clock.advance(1.5)
@@ -293,12 +317,21 @@ async def test_read_to_completion_and_scenario_failure() -> None:
     em = Emulator(clock=clock.clock, ocr="off")
     doomed = picture(fill="purple")
     em.register(doomed, read_status="failed")
-    lines = [{"boundingBox": [0, 0, 10, 0, 10, 5, 0, 5], "text": "hi there", "words": [
-        {"boundingBox": [0, 0, 4, 0, 4, 5, 0, 5], "text": "hi", "confidence": 0.9},
-        {"boundingBox": [5, 0, 10, 0, 10, 5, 5, 5], "text": "there", "confidence": 0.8}]}]  # fmt: skip
+    lines = [
+        {
+            "boundingBox": [0, 0, 10, 0, 10, 5, 0, 5],
+            "text": "hi there",
+            "words": [
+                {"boundingBox": [0, 0, 4, 0, 4, 5, 0, 5], "text": "hi", "confidence": 0.9},
+                {"boundingBox": [5, 0, 10, 0, 10, 5, 5, 5], "text": "there", "confidence": 0.8},
+            ],
+        }
+    ]
     text_img = picture(fill="black")
     em.register(text_img, read=[{"page": 1, "angle": 0, "width": 200, "height": 120, "unit": "pixel", "lines": lines}])
-    async with VisionClient("https://e.test", "k", transport=EmulatorTransport(em), clock=clock.clock, sleep=clock.sleep) as c:
+    async with VisionClient(
+        "https://e.test", "k", transport=EmulatorTransport(em), clock=clock.clock, sleep=clock.sleep
+    ) as c:
         result = await c.read(text_img)
         with pytest.raises(ReadOperationFailedError):
             await c.read(doomed)

@@ -26,9 +26,14 @@ URL = "https://example.com/cat.jpg"
 IMAGE = png_bytes(80, 60)
 BAD_IMAGE = json_response(
     400,
-    {"error": {"code": "InvalidRequest", "message": "Input data is not a valid image.",
-               "innererror": {"code": "InvalidImageFormat", "message": "Input data is not a valid image."}}},
-)  # fmt: skip
+    {
+        "error": {
+            "code": "InvalidRequest",
+            "message": "Input data is not a valid image.",
+            "innererror": {"code": "InvalidImageFormat", "message": "Input data is not a valid image."},
+        }
+    },
+)
 
 Call = Callable[[VisionClient, Any], Awaitable[Any]]
 
@@ -160,7 +165,7 @@ async def test_thumbnail_sizes_are_checked_locally(make_client: Callable[..., Vi
     transport = ScriptedTransport(json_response(200, {}))
     async with make_client(transport) as client:
         for width, height in ((0, 10), (10, 1025), (True, 10), (10.5, 10)):
-            with pytest.raises(InvalidInputError, match="width|height"):
+            with pytest.raises(InvalidInputError, match=r"width|height"):
                 await client.generate_thumbnail(IMAGE, width, height)  # type: ignore[arg-type]
     assert transport.count == 0
 
@@ -175,7 +180,13 @@ async def test_thumbnail_that_is_not_an_image(make_client: Callable[..., VisionC
 
 async def test_thumbnail_error_path(make_client: Callable[..., VisionClient]) -> None:
     """A 400 InvalidThumbnailSize from the service is a BadRequestError."""
-    body = {"error": {"code": "InvalidRequest", "message": "bad size", "innererror": {"code": "InvalidThumbnailSize", "message": "bad size"}}}
+    body = {
+        "error": {
+            "code": "InvalidRequest",
+            "message": "bad size",
+            "innererror": {"code": "InvalidThumbnailSize", "message": "bad size"},
+        }
+    }
     transport = ScriptedTransport(json_response(400, body))
     async with make_client(transport) as client:
         with pytest.raises(BadRequestError) as info:

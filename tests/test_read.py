@@ -25,12 +25,20 @@ pytestmark = pytest.mark.anyio
 URL = "https://example.com/page.pdf"
 OP_ID = "e56ffa6e-1ee4-4042-bc07-993db706c95f"
 ACCEPTED = httpx.Response(
-    202, headers={"Operation-Location": f"https://unit.example.com/vision/v3.2/read/analyzeResults/{OP_ID}", "apim-request-id": "submit-1"}
+    202,
+    headers={
+        "Operation-Location": f"https://unit.example.com/vision/v3.2/read/analyzeResults/{OP_ID}",
+        "apim-request-id": "submit-1",
+    },
 )
 
 
 def status(state: str, **headers: str) -> httpx.Response:
-    return json_response(200, {"status": state, "createdDateTime": "2019-10-03T14:32:04.236Z", "lastUpdatedDateTime": "2019-10-03T14:32:05Z"}, headers=headers)
+    return json_response(
+        200,
+        {"status": state, "createdDateTime": "2019-10-03T14:32:04.236Z", "lastUpdatedDateTime": "2019-10-03T14:32:05Z"},
+        headers=headers,
+    )
 
 
 SUCCEEDED = json_response(200, fixture_body("get_read_result"))
@@ -45,7 +53,12 @@ async def test_read_goes_through_not_started_running_succeeded(
         result = await client.read(URL, language="en", pages=["2", "3-4"], reading_order="natural")
     submit, *polls = transport.requests
     assert (submit.method, submit.url.path) == ("POST", "/vision/v3.2/read/analyze")
-    assert dict(submit.params) == {"language": "en", "pages": "2,3-4", "readingOrder": "natural", "model-version": "latest"}
+    assert dict(submit.params) == {
+        "language": "en",
+        "pages": "2,3-4",
+        "readingOrder": "natural",
+        "model-version": "latest",
+    }
     assert submit.json() == {"url": URL}
     assert [(p.method, p.url.path) for p in polls] == [("GET", f"/vision/v3.2/read/analyzeResults/{OP_ID}")] * 4
     assert result.status is OperationStatus.SUCCEEDED
@@ -65,7 +78,9 @@ async def test_polls_wait_as_the_server_says(make_client: Callable[..., VisionCl
 async def test_a_poll_survives_429_and_503(make_client: Callable[..., VisionClient], fake_clock: FakeClock) -> None:
     """Each poll goes through the retry pipeline: a 429 and a 503 on the way are retried."""
     limited = json_response(429, {"error": {"code": "429", "message": "slow"}}, headers={"Retry-After": "1"})
-    unavailable = json_response(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}, headers={"Retry-After": "3"})
+    unavailable = json_response(
+        503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}, headers={"Retry-After": "3"}
+    )
     transport = ScriptedTransport(ACCEPTED, status("running"), limited, unavailable, SUCCEEDED)
     async with make_client(transport) as client:
         result = await client.read(URL)
@@ -93,7 +108,9 @@ async def test_deadline_runs_out(make_client: Callable[..., VisionClient], fake_
     assert 3 <= transport.count <= 8
 
 
-async def test_per_call_timeout_overrides_the_client(make_client: Callable[..., VisionClient], fake_clock: FakeClock) -> None:
+async def test_per_call_timeout_overrides_the_client(
+    make_client: Callable[..., VisionClient], fake_clock: FakeClock
+) -> None:
     """read(timeout=) bounds this call instead of the client's read_timeout."""
     transport = ScriptedTransport(ACCEPTED, status("running"))
     async with make_client(transport, read_timeout=100.0) as client:
@@ -146,7 +163,9 @@ async def test_read_submit_errors_are_typed(make_client: Callable[..., VisionCli
         ({"timeout": 0}, "timeout"),
     ],
 )
-async def test_read_arguments_are_checked_locally(make_client: Callable[..., VisionClient], kwargs: dict, match: str) -> None:
+async def test_read_arguments_are_checked_locally(
+    make_client: Callable[..., VisionClient], kwargs: dict, match: str
+) -> None:
     """Malformed pages, languages, reading orders and timeouts fail before any request."""
     transport = ScriptedTransport(ACCEPTED)
     async with make_client(transport) as client:

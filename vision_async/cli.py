@@ -50,8 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = image_command("analyze", "extract visual features")
-    p.add_argument("--features", type=_csv, default=["Categories", "Tags", "Description", "Color", "ImageType", "Objects"],
-                   help="comma-separated features (default: categories,tags,description,color,imagetype,objects)")  # fmt: skip
+    p.add_argument(
+        "--features",
+        type=_csv,
+        default=["Categories", "Tags", "Description", "Color", "ImageType", "Objects"],
+        help="comma-separated features (default: categories,tags,description,color,imagetype,objects)",
+    )
     p.add_argument("--details", type=_csv, default=[], help="celebrities,landmarks")
     p.add_argument("--language", default="en")
     p = image_command("tag", "tag the image")
@@ -113,13 +117,18 @@ def render(command: str, result: Any) -> list[str]:
         if result.color is not None:
             c = result.color
             bw = ", black and white" if c.is_bw_img else ""
-            lines.append(f"color: foreground {c.dominant_color_foreground}, background {c.dominant_color_background}, "
-                         f"dominant {'/'.join(c.dominant_colors)}, accent #{c.accent_color}{bw}")  # fmt: skip
+            lines.append(
+                f"color: foreground {c.dominant_color_foreground}, background {c.dominant_color_background}, "
+                f"dominant {'/'.join(c.dominant_colors)}, accent #{c.accent_color}{bw}"
+            )
         if result.image_type is not None:
-            lines.append(f"image type: clip art {result.image_type.clip_art_type}/3, line drawing {result.image_type.line_drawing_type}/1")
+            kind = result.image_type
+            lines.append(f"image type: clip art {kind.clip_art_type}/3, line drawing {kind.line_drawing_type}/1")
         for face in result.faces:
             lines.append(f"face: {face.gender or '?'} {face.age} at {face.face_rectangle}")
-        if result.adult is not None and (result.adult.is_adult_content or result.adult.is_racy_content or result.adult.is_gory_content):
+        if result.adult is not None and (
+            result.adult.is_adult_content or result.adult.is_racy_content or result.adult.is_gory_content
+        ):
             lines.append(f"adult: {result.adult}")
     if command in ("analyze", "detect"):
         for obj in result.objects:
@@ -188,8 +197,16 @@ async def _run_images(args: argparse.Namespace, client: VisionClient) -> int:
             failures += 1
             print(f"vision-async: {name}: {result}", file=sys.stderr)
             if args.json:
-                documents.append({"image": name, "error": {"type": type(result).__name__, "message": str(result),
-                                                           "request_id": result.request_id}})  # fmt: skip
+                documents.append(
+                    {
+                        "image": name,
+                        "error": {
+                            "type": type(result).__name__,
+                            "message": str(result),
+                            "request_id": result.request_id,
+                        },
+                    }
+                )
             continue
         if args.json:
             documents.append({"image": name, "result": dict(result.raw)})
@@ -213,7 +230,9 @@ async def _run(args: argparse.Namespace, client: VisionClient) -> int:
                     print(f"{model.name}: {', '.join(model.categories)}")
             return 0
         if args.command == "thumbnail":
-            data = await client.generate_thumbnail(_image_arg(args.image), args.width, args.height, smart_cropping=args.smart)
+            data = await client.generate_thumbnail(
+                _image_arg(args.image), args.width, args.height, smart_cropping=args.smart
+            )
             await anyio.Path(args.output).write_bytes(data)
             print(f"wrote {args.output} ({args.width}x{args.height}, {len(data)} bytes)")
             return 0
@@ -231,10 +250,18 @@ def _make_client(args: argparse.Namespace) -> VisionClient:
                 "vision-async: no endpoint or key set, and the emulator is not installed: "
                 "pip install 'vision-async[cli]', or set VISION_ENDPOINT and VISION_KEY"
             ) from None
-        print(f"vision-async: no {ENV_ENDPOINT}/{ENV_KEY} set; using the built-in emulator "
-              "(results are pixel-derived, not Azure's)", file=sys.stderr)  # fmt: skip
-        return VisionClient(EMULATOR_ENDPOINT, "emulator", transport=EmulatorTransport(Emulator()),
-                            timeout=args.timeout, allow_insecure_http=True)  # fmt: skip
+        print(
+            f"vision-async: no {ENV_ENDPOINT}/{ENV_KEY} set; using the built-in emulator "
+            "(results are pixel-derived, not Azure's)",
+            file=sys.stderr,
+        )
+        return VisionClient(
+            EMULATOR_ENDPOINT,
+            "emulator",
+            transport=EmulatorTransport(Emulator()),
+            timeout=args.timeout,
+            allow_insecure_http=True,
+        )
     return VisionClient(endpoint, key, timeout=args.timeout)
 
 
@@ -253,8 +280,10 @@ def _serve(args: argparse.Namespace) -> int:
     emulator.set_faults("*", **settings)
     if args.emulator_key is None:
         print("vision-async emulator: no --key given; accepting any key", file=sys.stderr)
-    print(f"vision-async emulator: serving Computer Vision v3.2 on http://{args.host}:{args.port}/vision/v3.2",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"vision-async emulator: serving Computer Vision v3.2 on http://{args.host}:{args.port}/vision/v3.2",
+        file=sys.stderr,
+    )
     serve(emulator, host=args.host, port=args.port)
     return 0
 

@@ -216,7 +216,9 @@ class Emulator:
             message = _RATE_MESSAGE.format(op=op, n=n, s="" if n == 1 else "s")
             return gateway_error(429, message, headers={"Retry-After": str(n)})
         if status == 503:
-            return ApiError(503, "", "The service is temporarily unavailable. Please try again later.", code="ServiceUnavailable")
+            return ApiError(
+                503, "", "The service is temporarily unavailable. Please try again later.", code="ServiceUnavailable"
+            )
         return ApiError(500, "InternalServerError", "An internal server error occurred.", code="InternalServerError")
 
     @staticmethod

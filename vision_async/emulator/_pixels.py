@@ -86,6 +86,7 @@ class ImageFacts:
 
 def decode(data: bytes) -> tuple[Image.Image, str]:
     """Decode to RGB (alpha flattened on white), or raise InvalidImage."""
+    img: Image.Image
     try:
         img = Image.open(io.BytesIO(data))
         fmt = _FORMAT_NAMES.get(img.format or "", (img.format or "Unknown").title())
@@ -174,7 +175,9 @@ def analyze_pixels(data: bytes) -> ImageFacts:
     foreground = (center or counts).most_common(1)[0][0]
     dominant = [name for name, share in coverage if share >= 0.10][:3] or [coverage[0][0]]
 
-    saturations = sorted(((colorsys.rgb_to_hsv(r / 255, g / 255, b / 255)[1], (r, g, b)) for r, g, b in pixels), reverse=True)
+    saturations = sorted(
+        ((colorsys.rgb_to_hsv(r / 255, g / 255, b / 255)[1], (r, g, b)) for r, g, b in pixels), reverse=True
+    )
     vivid = [p for _, p in saturations[: max(1, total // 20)]]
     accent = "".join(f"{round(sum(p[i] for p in vivid) / len(vivid)):02X}" for i in range(3))
     colorful = sum(1 for s, _ in saturations if s > 0.15)
@@ -236,7 +239,9 @@ def _best_window(sums: list[float], window: float) -> float:
     return best_start / n
 
 
-def thumbnail(data: bytes, width: int, height: int, *, smart: bool, facts: ImageFacts | None = None) -> tuple[bytes, str]:
+def thumbnail(
+    data: bytes, width: int, height: int, *, smart: bool, facts: ImageFacts | None = None
+) -> tuple[bytes, str]:
     """A ``width`` x ``height`` thumbnail (cropped to that aspect ratio), and its content type."""
     with Image.open(io.BytesIO(data)) as opened:
         source_format = opened.format

@@ -48,7 +48,7 @@ SCENARIO_KEYS = frozenset(
 
 
 class Scenarios:
-    """"Answer this image (by its bytes or its URL) with that result."""
+    """ "Answer this image (by its bytes or its URL) with that result."""
 
     def __init__(self) -> None:
         self._by_key: dict[str, dict[str, Any]] = {}
@@ -86,7 +86,9 @@ class Scenarios:
 
 
 def fallback_tags(facts: ImageFacts) -> list[dict[str, Any]]:
-    tags = [{"name": name.lower(), "confidence": round(share, 4)} for name, share in facts.coverage if share >= 0.05]
+    tags: list[dict[str, Any]] = [
+        {"name": name.lower(), "confidence": round(share, 4)} for name, share in facts.coverage if share >= 0.05
+    ]
     if facts.color["isBWImg"]:
         tags.append({"name": "black and white", "confidence": 0.9})
     clip = facts.image_type["clipArtType"]
@@ -94,14 +96,20 @@ def fallback_tags(facts: ImageFacts) -> list[dict[str, Any]]:
         tags.append({"name": "clipart", "confidence": 0.5 + 0.15 * (clip - 2)})
     if facts.image_type["lineDrawingType"]:
         tags.append({"name": "line drawing", "confidence": 0.8})
-    tags.sort(key=lambda t: -float(t["confidence"]))
+    tags.sort(key=lambda t: -t["confidence"])
     return tags
 
 
 def _caption(facts: ImageFacts) -> dict[str, Any]:
     main = [name.lower() for name, share in facts.coverage if share >= 0.1][:3] or [facts.coverage[0][0].lower()]
     colors = main[0] if len(main) == 1 else ", ".join(main[:-1]) + " and " + main[-1]
-    kind = "line drawing" if facts.image_type["lineDrawingType"] else "clip art" if facts.image_type["clipArtType"] >= 2 else "image"
+    kind = (
+        "line drawing"
+        if facts.image_type["lineDrawingType"]
+        else "clip art"
+        if facts.image_type["clipArtType"] >= 2
+        else "image"
+    )
     article = "an" if colors[0] in "aeiou" else "a"
     share = sum(s for n, s in facts.coverage if n.lower() in main)
     return {"text": f"{article} {colors} {kind}", "confidence": round(min(0.5, 0.5 * share), 4)}
@@ -146,7 +154,8 @@ def ocr_body(lines: list[TextLine], *, language: str, detect_orientation: bool, 
             words = []
             for text, box8 in line.words():
                 xs, ys = box8[0::2], box8[1::2]
-                words.append({"boundingBox": f"{int(min(xs))},{int(min(ys))},{int(max(xs) - min(xs))},{int(max(ys) - min(ys))}", "text": text})
+                box = (int(min(xs)), int(min(ys)), int(max(xs) - min(xs)), int(max(ys) - min(ys)))
+                words.append({"boundingBox": ",".join(map(str, box)), "text": text})
             out_lines.append({"boundingBox": f"{x},{y},{w},{h}", "words": words})
         boxes = [line.box() for line in lines]
         rx, ry = min(b[0] for b in boxes), min(b[1] for b in boxes)
@@ -160,7 +169,9 @@ def ocr_body(lines: list[TextLine], *, language: str, detect_orientation: bool, 
     return body
 
 
-def read_page(lines: list[TextLine], *, page: int, width: float, height: float, unit: str, language: str | None) -> dict[str, Any]:
+def read_page(
+    lines: list[TextLine], *, page: int, width: float, height: float, unit: str, language: str | None
+) -> dict[str, Any]:
     """One Read page for recognized lines."""
     out: dict[str, Any] = {"page": page, "angle": 0, "width": width, "height": height, "unit": unit}
     if language:
@@ -170,7 +181,10 @@ def read_page(lines: list[TextLine], *, page: int, width: float, height: float, 
             "boundingBox": line.flat(),
             "appearance": {"style": {"name": "other", "confidence": round(line.confidence, 3)}},
             "text": line.text,
-            "words": [{"boundingBox": box, "text": text, "confidence": round(line.confidence, 3)} for text, box in line.words()],
+            "words": [
+                {"boundingBox": box, "text": text, "confidence": round(line.confidence, 3)}
+                for text, box in line.words()
+            ],
         }
         for line in lines
     ]

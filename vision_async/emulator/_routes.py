@@ -96,12 +96,15 @@ class Routes:
             raise ApiError(
                 415,
                 "UnsupportedMediaType",
-                f"Unsupported media type '{media_type or '(none)'}': send application/json or application/octet-stream.",
+                f"Unsupported media type '{media_type or '(none)'}': "
+                "send application/json or application/octet-stream.",
                 flat=flat,
             )
         limit = MAX_READ_BYTES if read else MAX_IMAGE_BYTES
         if len(data) >= limit:
-            raise ApiError(400, "InvalidImageSize", f"Input image is too large: it must be less than {limit} bytes.", flat=flat)
+            raise ApiError(
+                400, "InvalidImageSize", f"Input image is too large: it must be less than {limit} bytes.", flat=flat
+            )
         if not data:
             raise ApiError(400, "InvalidImageFormat", "Input data is not a valid image.", flat=flat)
         return Image(data, url, hashlib.sha256(data).hexdigest())
@@ -112,14 +115,21 @@ class Routes:
             return hosted
         if not _is_loopback_url(url):
             # The emulator never reaches outside this machine.
-            raise ApiError(400, "InvalidImageUrl", "Can't fetch the image from the URL (the emulator only fetches from 127.0.0.1 or registered URLs).", flat=flat)
+            raise ApiError(
+                400,
+                "InvalidImageUrl",
+                "Can't fetch the image from the URL (the emulator only fetches from 127.0.0.1 or registered URLs).",
+                flat=flat,
+            )
         try:
             async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
                 response = await client.get(url)
         except httpx.HTTPError:
             raise ApiError(400, "InvalidImageUrl", "Failed to download the image from the URL.", flat=flat) from None
         if response.status_code != 200:
-            raise ApiError(400, "InvalidImageUrl", f"Failed to download the image: HTTP {response.status_code}.", flat=flat)
+            raise ApiError(
+                400, "InvalidImageUrl", f"Failed to download the image: HTTP {response.status_code}.", flat=flat
+            )
         return response.content
 
     def facts(self, image: Image, *, read: bool = False) -> ImageFacts:
@@ -134,7 +144,12 @@ class Routes:
                 self._facts.popitem(last=False)
         if read:
             if min(cached.width, cached.height) < 50 or max(cached.width, cached.height) > 10000:
-                raise ApiError(400, "InvalidImageDimension", "Image dimensions must be between 50 x 50 and 10000 x 10000 pixels.", flat=True)
+                raise ApiError(
+                    400,
+                    "InvalidImageDimension",
+                    "Image dimensions must be between 50 x 50 and 10000 x 10000 pixels.",
+                    flat=True,
+                )
         elif min(cached.width, cached.height) <= 50:
             raise ApiError(400, "InvalidImageSize", "Image must be larger than 50 x 50 pixels.")
         return cached
@@ -157,7 +172,11 @@ class Routes:
         return computed
 
     def _common(self, computed: dict[str, Any], facts: ImageFacts, request_id: str, model: str) -> dict[str, Any]:
-        return {"requestId": request_id, "metadata": computed.get("metadata") or facts.metadata(), "modelVersion": model}
+        return {
+            "requestId": request_id,
+            "metadata": computed.get("metadata") or facts.metadata(),
+            "modelVersion": model,
+        }
 
     # -- operations ----------------------------------------------------------------------
 
@@ -174,8 +193,17 @@ class Routes:
         facts = self.facts(image)
         computed = self._analysis(request, image, facts)
         body: dict[str, Any] = {}
-        keys = {"Categories": "categories", "Adult": "adult", "Color": "color", "ImageType": "imageType", "Tags": "tags",
-                "Description": "description", "Faces": "faces", "Objects": "objects", "Brands": "brands"}  # fmt: skip
+        keys = {
+            "Categories": "categories",
+            "Adult": "adult",
+            "Color": "color",
+            "ImageType": "imageType",
+            "Tags": "tags",
+            "Description": "description",
+            "Faces": "faces",
+            "Objects": "objects",
+            "Brands": "brands",
+        }
         for feature in feats:
             body[keys[feature]] = computed[keys[feature]]
         if dets and "categories" in body:
@@ -268,7 +296,9 @@ class Routes:
         image = await self.image(request)
         facts = self.facts(image)
         computed = self._analysis(request, image, facts)
-        return json_response({"areaOfInterest": computed["areaOfInterest"], **self._common(computed, facts, request_id, model)})
+        return json_response(
+            {"areaOfInterest": computed["areaOfInterest"], **self._common(computed, facts, request_id, model)}
+        )
 
     async def read(self, request: Request, request_id: str) -> Response:
         q = request.query_params
@@ -300,7 +330,9 @@ class Routes:
             failed=scenario.get("read_status") == "failed",
         )
         base = f"{request.url.scheme}://{request.url.netloc}"
-        return Response(status_code=202, headers={"Operation-Location": f"{base}/vision/v3.2/read/analyzeResults/{op_id}"})
+        return Response(
+            status_code=202, headers={"Operation-Location": f"{base}/vision/v3.2/read/analyzeResults/{op_id}"}
+        )
 
     async def read_result(self, request: Request, request_id: str, operation_id: str) -> Response:
         op = self.operations.get(operation_id)

@@ -15,7 +15,13 @@ __all__ = ["EmulatorServer", "serve"]
 
 def _config(emulator: Emulator, host: str, port: int, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
-        emulator, host=host, port=port, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=1
+        emulator,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
     )
 
 
@@ -34,7 +40,6 @@ class EmulatorServer:
         self.emulator = emulator if emulator is not None else Emulator()
         self.host = host
         self._server = uvicorn.Server(_config(self.emulator, host, port, "warning"))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread: threading.Thread | None = None
         self.port = port
 

@@ -18,7 +18,12 @@ _PAGE = re.compile(r"^(\d+|\d+-\d+|\d+-|-\d+)$")
 
 #: Model versions the emulator knows, and what "latest" means.
 ANALYSIS_MODELS = {"latest": "2021-05-01", "2021-04-01": "2021-04-01", "2021-05-01": "2021-05-01"}
-READ_MODELS = {"latest": "2022-04-30", "2021-04-12": "2021-04-12", "2022-01-30-preview": "2022-01-30-preview", "2022-04-30": "2022-04-30"}
+READ_MODELS = {
+    "latest": "2022-04-30",
+    "2021-04-12": "2021-04-12",
+    "2022-01-30-preview": "2022-01-30-preview",
+    "2022-04-30": "2022-04-30",
+}
 
 FEATURES = ("Categories", "Tags", "Description", "Faces", "ImageType", "Color", "Adult", "Objects", "Brands")
 DETAILS = ("Celebrities", "Landmarks")
@@ -68,7 +73,11 @@ class ApiError(Exception):
         else:
             outer = self.code or ("InternalServerError" if self.status >= 500 else "InvalidRequest")
             body = {
-                "error": {"code": outer, "message": self.message, "innererror": {"code": self.inner, "message": self.message}},
+                "error": {
+                    "code": outer,
+                    "message": self.message,
+                    "innererror": {"code": self.inner, "message": self.message},
+                },
                 "requestId": request_id,
             }
         return json_response(body, self.status, self.headers)
@@ -91,7 +100,9 @@ def pick(values: Iterable[str], valid: Iterable[str], inner: str, what: str, *, 
     for value in values:
         found = table.get(value.lower())
         if found is None:
-            raise ApiError(400, inner, f"Invalid {what}: '{value}'. Valid values: {', '.join(table.values())}.", flat=flat)
+            raise ApiError(
+                400, inner, f"Invalid {what}: '{value}'. Valid values: {', '.join(table.values())}.", flat=flat
+            )
         out.append(found)
     return out
 
@@ -136,7 +147,9 @@ def model_version(value: str | None, known: dict[str, str], *, flat: bool = Fals
     if not _MODEL_VERSION.match(value):
         raise ApiError(400, "BadArgument", f"Invalid model-version '{value}'.", flat=flat)
     if value not in known:
-        raise ApiError(400, "InvalidModel" if not flat else "BadArgument", f"Model version '{value}' is not available.", flat=flat)
+        raise ApiError(
+            400, "InvalidModel" if not flat else "BadArgument", f"Model version '{value}' is not available.", flat=flat
+        )
     return known[value]
 
 
@@ -148,7 +161,9 @@ def boolean(value: str | None, name: str, default: bool) -> bool:
     raise ApiError(400, "BadArgument", f"Invalid {name} '{value}': expected true or false.")
 
 
-def integer(value: str | None, name: str, *, default: int | None, low: int, high: int, inner: str = "BadArgument") -> int:
+def integer(
+    value: str | None, name: str, *, default: int | None, low: int, high: int, inner: str = "BadArgument"
+) -> int:
     if value is None:
         if default is None:
             raise ApiError(400, inner, f"The {name} parameter is required.")
