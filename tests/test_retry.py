@@ -288,3 +288,29 @@ async def test_total_deadline_in_real_time_raises_timeout() -> None:
     async with client:
         with pytest.raises(APITimeoutError, match="total deadline"):
             await client.tag(URL)
+
+
+async def test_deadline_counts_the_first_attempt(fake_clock: FakeClock) -> None:
+    """Time spent in the first attempt counts against the total deadline."""
+    calls = 0
+
+    def slow_then_limited(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        fake_clock.advance(8.0)  # the attempt itself took 8 s
+        return rate_limited({"Retry-After": "3"})
+
+    transport = ScriptedTransport(slow_then_limited)
+    client = VisionClient(
+        "https://unit.example.com",
+        "k",
+        transport=transport,
+        retry=RetryPolicy(total_timeout=10.0),
+        clock=fake_clock.clock,
+        sleep=fake_clock.sleep,
+    )
+    async with client:
+        with pytest.raises(RateLimitError):
+            await client.tag(URL)
+    assert calls == 1
+    assert fake_clock.sleeps == []

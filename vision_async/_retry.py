@@ -109,10 +109,31 @@ class Retrier:
         self._retry = tenacity.retry_if_exception(is_retryable)
 
     async def call(self, attempt: Callable[[], Awaitable[T]], *, operation: str) -> T:
-        """Call ``attempt()`` until it succeeds, fails for good, or the policy gives up."""
+        """Call ``attempt()`` until it succeeds, fails for good, or the policy gives up.
+
+        The first attempt runs without tenacity (most calls succeed, and building tenacity's
+        machinery costs tens of microseconds); a retryable failure hands over to tenacity, which
+        is given that failure as its first attempt, so waits and limits count it as usual.
+        """
+        start = self._clock()
+        try:
+            return await attempt()
+        except VisionError as exc:
+            if not is_retryable(exc):
+                raise
+            first: list[VisionError] = [exc]
+
+        async def replay_then_attempt() -> T:
+            if first:
+                raise first.pop()
+            return await attempt()
+
+        return await self._retrying(operation, start)(replay_then_attempt)
+
+    def _retrying(self, operation: str, start: float) -> tenacity.AsyncRetrying:
         policy = self.policy
         clock = self._clock
-        deadline = None if policy.total_timeout is None else clock() + policy.total_timeout
+        deadline = None if policy.total_timeout is None else start + policy.total_timeout
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = _exception(state)
@@ -157,7 +178,7 @@ class Retrier:
                 ),
             )
 
-        retrying = tenacity.AsyncRetrying(
+        return tenacity.AsyncRetrying(
             retry=self._retry,
             wait=wait,
             stop=stop,
@@ -165,7 +186,6 @@ class Retrier:
             sleep=self._sleep,  # type: ignore[arg-type]  # any awaitable result is fine
             reraise=True,
         )
-        return await retrying(attempt)
 
 
 def _exception(state: tenacity.RetryCallState) -> VisionError:
