@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import multiprocessing
 import socket
@@ -34,7 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vision_async import VisionClient  # noqa: E402
+from vision_async import VisionClient
 
 BODY = (Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "v3.2" / "tag_image.json").read_bytes()
 BODY = json.dumps(json.loads(BODY), separators=(",", ":")).encode()
@@ -159,10 +160,14 @@ def main() -> None:
         print(f"canned server at {base}; {args.requests} requests per run, median of {args.rounds} runs\n")
         print(f"{'in flight':>9}  {'contender':<24}{'req/s':>10}  {'vs httpx':>8}")
         for concurrency in levels:
+            n, c = args.requests, concurrency
             contenders: list[tuple[str, Callable[[], float | None]]] = [
-                ("httpx.AsyncClient", lambda: anyio.run(bench_httpx, base, args.requests, concurrency)),
-                ("VisionClient", lambda: anyio.run(lambda: bench_vision(base, args.requests, concurrency, bare=False))),
-                ("VisionClient (bare)", lambda: anyio.run(lambda: bench_vision(base, args.requests, concurrency, bare=True))),
+                ("httpx.AsyncClient", functools.partial(anyio.run, bench_httpx, base, n, c)),
+                ("VisionClient", functools.partial(anyio.run, functools.partial(bench_vision, base, n, c, bare=False))),
+                (
+                    "VisionClient (bare)",
+                    functools.partial(anyio.run, functools.partial(bench_vision, base, n, c, bare=True)),
+                ),
             ]
             if concurrency == 1:
                 contenders.append(("azure SDK v3.2 (sync)", lambda: bench_sdk(base, min(args.requests, 1000))))

@@ -130,12 +130,12 @@ class APIStatusError(APIError):
 
     def __init__(
         self,
-        message: str,
-        *,
         status_code: int,
         code: str | None = None,
         inner_code: str | None = None,
+        message: str = "",
         request_id: str | None = None,
+        *,
         retry_after: float | None = None,
         body: Any = None,
     ) -> None:
@@ -259,9 +259,9 @@ def error_from_response(
         message = reason or "no message"
     cls = status_class(status_code)
     return cls(
-        message,
-        status_code=status_code,
+        status_code,
         code=code,
+        message=message,
         inner_code=inner_code,
         request_id=request_id or body_request_id,
         retry_after=retry_after,
