@@ -89,8 +89,8 @@ async def test_attempt_timeout_raises_api_timeout_error() -> None:
     """An answer slower than the attempt timeout raises APITimeoutError."""
 
     async def slow(request: httpx.Request) -> httpx.Response:
-        await anyio.sleep(5)
-        return httpx.Response(200)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
 
     async with VisionClient(
         "https://u.example.com", "k", transport=httpx.MockTransport(slow), timeout=0.02, retry=None

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import platform
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import anyio
 import httpx
 
 from ._auth import Auth, KeyAuth, TokenAuth, TokenCredential
 from ._breaker import Breaker
+from ._endpoint import base_url
 from ._errors import APITimeoutError, ClientClosedError, ConfigurationError, InvalidInputError, ResponseValidationError
 from ._events import BreakerState, OnBreakerStateChange, OnRetry
 from ._features import (
@@ -52,10 +52,8 @@ from ._retry import Retrier
 from ._transport import Transport, default_transport
 from ._version import __version__
 
-__all__ = ["API_PATH", "VisionClient"]
+__all__ = ["ENV_ENDPOINT", "ENV_KEY", "VisionClient"]
 
-#: Where the v3.2 API lives below the resource endpoint.
-API_PATH = "/vision/v3.2"
 ENV_ENDPOINT = "VISION_ENDPOINT"
 ENV_KEY = "VISION_KEY"
 
@@ -70,32 +68,6 @@ class _FromJson(Protocol):
 
 
 R = TypeVar("R", bound=_FromJson)
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _base_url(endpoint: str, allow_insecure_http: bool) -> str:
-    parts = urlsplit(endpoint.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"endpoint must be an https:// URL, got {endpoint!r}")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigurationError("endpoint must not carry a query, fragment or credentials")
-    if parts.scheme == "http" and not (_is_loopback(parts.hostname) or allow_insecure_http):
-        raise ConfigurationError(
-            f"endpoint {endpoint!r} is plain http: the key would travel unencrypted. Use https://, "
-            "or pass allow_insecure_http=True if you really mean it."
-        )
-    path = parts.path.rstrip("/")
-    if path.endswith(API_PATH):
-        path = path[: -len(API_PATH)]
-    return f"{parts.scheme}://{parts.netloc}{path}{API_PATH}"
 
 
 def _int_in_range(name: str, value: object, low: int, high: int) -> int:
@@ -138,7 +110,7 @@ class VisionClient:
         endpoint = endpoint if endpoint is not None else os.environ.get(ENV_ENDPOINT)
         if not endpoint:
             raise ConfigurationError(f"no endpoint: pass endpoint= or set the {ENV_ENDPOINT} environment variable")
-        self._base_url = _base_url(endpoint, allow_insecure_http)
+        self._base_url = base_url(endpoint, allow_insecure_http=allow_insecure_http)
         self.endpoint = endpoint.strip().rstrip("/")
         auth: Auth
         if credential is not None:

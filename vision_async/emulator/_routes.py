@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import uuid
 from collections import OrderedDict
@@ -12,10 +11,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .._endpoint import is_loopback_host
 from .._images import sniff_format
 from . import _wire as wire
 from ._ocr import TextLine
@@ -31,6 +32,8 @@ __all__ = ["Handler", "Routes"]
 MIB = 1024 * 1024
 MAX_IMAGE_BYTES = 4 * MIB
 MAX_READ_BYTES = 500 * MIB
+#: Images up to this size are decoded on the event loop; larger ones in a worker thread.
+INLINE_DECODE_BYTES = 256 * 1024
 
 Handler = Callable[..., Awaitable[Response]]
 
@@ -54,15 +57,7 @@ class Image:
 
 def _is_loopback_url(url: str) -> bool:
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https"):
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
 
 
 class Routes:
@@ -132,11 +127,15 @@ class Routes:
             )
         return response.content
 
-    def facts(self, image: Image, *, read: bool = False) -> ImageFacts:
+    async def facts(self, image: Image, *, read: bool = False) -> ImageFacts:
+        """The image's pixel facts (cached by digest; large images are decoded in a worker thread)."""
         cached = self._facts.get(image.digest)
         if cached is None:
             try:
-                cached = analyze_pixels(image.data)
+                if len(image.data) > INLINE_DECODE_BYTES:
+                    cached = await anyio.to_thread.run_sync(analyze_pixels, image.data)
+                else:
+                    cached = analyze_pixels(image.data)
             except InvalidImage:
                 raise ApiError(400, "InvalidImageFormat", "Input data is not a valid image.", flat=read) from None
             self._facts[image.digest] = cached
@@ -154,13 +153,14 @@ class Routes:
             raise ApiError(400, "InvalidImageSize", "Image must be larger than 50 x 50 pixels.")
         return cached
 
-    def text(self, image: Image) -> list[TextLine]:
+    async def text(self, image: Image) -> list[TextLine]:
+        """Recognized text lines (in a worker thread: recognition takes long enough to stall the loop)."""
         recognizer = self.em.recognizer()
         if recognizer is None:
             return []
         lines = self._text.get(image.digest)
         if lines is None:
-            lines = recognizer.recognize(image.data)
+            lines = await anyio.to_thread.run_sync(recognizer.recognize, image.data)
             self._text[image.digest] = lines
             if len(self._text) > 64:
                 self._text.popitem(last=False)
@@ -190,7 +190,7 @@ class Routes:
         if language != "en" and {"Objects", "Brands"} & set(feats):
             raise ApiError(400, "NotSupportedLanguage", "Objects and Brands are only available in English.")
         image = await self.image(request)
-        facts = self.facts(image)
+        facts = await self.facts(image)
         computed = self._analysis(request, image, facts)
         body: dict[str, Any] = {}
         keys = {
@@ -227,7 +227,7 @@ class Routes:
         wire.description_exclude(q.get("descriptionExclude"))
         model = wire.model_version(q.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
-        facts = self.facts(image)
+        facts = await self.facts(image)
         computed = self._analysis(request, image, facts)
         description = dict(computed["description"])
         description["captions"] = list(description.get("captions", []))[:candidates]
@@ -238,14 +238,14 @@ class Routes:
         wire.service_language(q.get("language"))
         model = wire.model_version(q.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
-        facts = self.facts(image)
+        facts = await self.facts(image)
         computed = self._analysis(request, image, facts)
         return json_response({"tags": computed["tags"], **self._common(computed, facts, request_id, model)})
 
     async def detect(self, request: Request, request_id: str) -> Response:
         model = wire.model_version(request.query_params.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
-        facts = self.facts(image)
+        facts = await self.facts(image)
         computed = self._analysis(request, image, facts)
         return json_response({"objects": computed["objects"], **self._common(computed, facts, request_id, model)})
 
@@ -261,7 +261,7 @@ class Routes:
         wire.service_language(q.get("language"))
         version = wire.model_version(q.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
-        facts = self.facts(image)
+        facts = await self.facts(image)
         computed = self._analysis(request, image, facts)
         return json_response({"result": {name: computed[name]}, **self._common(computed, facts, request_id, version)})
 
@@ -271,13 +271,15 @@ class Routes:
         orientation = wire.boolean(q.get("detectOrientation"), "detectOrientation", True)
         model = wire.model_version(q.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
-        self.facts(image)
+        await self.facts(image)
         scenario = self.em.scenarios.lookup(image.data, image.url)
         if "ocr" in scenario:
             body = dict(scenario["ocr"])
             body.setdefault("modelVersion", model)
         else:
-            body = ocr_body(self.text(image), language=language, detect_orientation=orientation, model_version=model)
+            body = ocr_body(
+                await self.text(image), language=language, detect_orientation=orientation, model_version=model
+            )
         return json_response(body)
 
     async def generate_thumbnail(self, request: Request, request_id: str) -> Response:
@@ -287,14 +289,14 @@ class Routes:
         smart = wire.boolean(q.get("smartCropping"), "smartCropping", False)
         wire.model_version(q.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
-        facts = self.facts(image)
+        facts = await self.facts(image)
         data, media_type = thumbnail(image.data, width, height, smart=smart, facts=facts)
         return Response(data, media_type=media_type)
 
     async def area_of_interest(self, request: Request, request_id: str) -> Response:
         model = wire.model_version(request.query_params.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
-        facts = self.facts(image)
+        facts = await self.facts(image)
         computed = self._analysis(request, image, facts)
         return json_response(
             {"areaOfInterest": computed["areaOfInterest"], **self._common(computed, facts, request_id, model)}
@@ -314,8 +316,8 @@ class Routes:
         else:
             if fmt not in ("JPEG", "PNG", "GIF", "BMP", "TIFF"):
                 raise ApiError(400, "InvalidImageFormat", "Input data is not a valid image or PDF.", flat=True)
-            facts = self.facts(image, read=True)
-            lines = [] if "read" in scenario else self.text(image)
+            facts = await self.facts(image, read=True)
+            lines = [] if "read" in scenario else await self.text(image)
             pages = [read_page(lines, page=1, width=facts.width, height=facts.height, unit="pixel", language=language)]
         if "read" in scenario:
             pages = list(scenario["read"])
