@@ -5,7 +5,8 @@
   Orange, Pink, Purple, Red, Teal, White, Yellow) by its hue, saturation and value. Dominant
   background: the most common name in the outer border; foreground: in the central half;
   dominant colors: names covering at least 10% of the image, most first (at most 3); accent:
-  the mean of the most saturated 5% of pixels, as hex; black-and-white: under 1% of pixels
+  the commonest shade of the most common vivid palette color (of the most saturated 5% in a
+  colorless image), as hex; black-and-white: under 1% of pixels
   have any saturation.
 - ``imageType``: clip art from how few distinct colors cover 95% of the pixels (<= 16: 3 good,
   <= 64: 2 normal, <= 256: 1 ambiguous, else 0); line drawing when the image is mostly white with a
@@ -175,12 +176,21 @@ def analyze_pixels(data: bytes) -> ImageFacts:
     foreground = (center or counts).most_common(1)[0][0]
     dominant = [name for name, share in coverage if share >= 0.10][:3] or [coverage[0][0]]
 
-    saturations = sorted(
-        ((colorsys.rgb_to_hsv(r / 255, g / 255, b / 255)[1], (r, g, b)) for r, g, b in pixels), reverse=True
-    )
-    vivid = [p for _, p in saturations[: max(1, total // 20)]]
-    accent = "".join(f"{round(sum(p[i] for p in vivid) / len(vivid)):02X}" for i in range(3))
-    colorful = sum(1 for s, _ in saturations if s > 0.15)
+    hsv = [colorsys.rgb_to_hsv(r / 255, g / 255, b / 255) for r, g, b in pixels]
+    # accent: the mean of the most common vivid palette color; for a colorless image, of the
+    # most saturated 5% of pixels
+    vivid = [i for i, (_, s, v) in enumerate(hsv) if s > 0.25 and v > 0.2]
+    if vivid:
+        accent_name = Counter(names[i] for i in vivid).most_common(1)[0][0]
+        chosen = [pixels[i] for i in vivid if names[i] == accent_name]
+    else:
+        by_saturation = sorted(range(total), key=lambda i: hsv[i][1], reverse=True)
+        chosen = [pixels[i] for i in by_saturation[: max(1, total // 20)]]
+    # the commonest shade (colors binned by 8 per channel), averaged within its bin
+    shade = Counter((r >> 3, g >> 3, b >> 3) for r, g, b in chosen).most_common(1)[0][0]
+    in_shade = [p for p in chosen if (p[0] >> 3, p[1] >> 3, p[2] >> 3) == shade]
+    accent = "".join(f"{round(sum(p[c] for p in in_shade) / len(in_shade)):02X}" for c in range(3))
+    colorful = sum(1 for _, s, _ in hsv if s > 0.15)
     is_bw = colorful < 0.01 * total
 
     # how many distinct colors cover 95% of the pixels (resampling's edge blends don't count)
