@@ -314,3 +314,21 @@ async def test_deadline_counts_the_first_attempt(fake_clock: FakeClock) -> None:
             await client.tag(URL)
     assert calls == 1
     assert fake_clock.sleeps == []
+
+
+async def test_async_hook_is_not_awaited_and_warns(
+    make_client: Callable[..., VisionClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An async function given as a hook is reported, its coroutine closed, the call unharmed."""
+    awaited = False
+
+    async def async_hook(event: RetryEvent) -> None:
+        nonlocal awaited
+        awaited = True
+
+    transport = ScriptedTransport(server_error(500), OK)
+    with caplog.at_level(logging.WARNING, logger="vision_async"):
+        async with make_client(transport, on_retry=async_hook) as client:
+            await client.tag(URL)
+    assert not awaited
+    assert "hooks must be plain functions" in caplog.text

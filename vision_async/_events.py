@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ def call_hook(hook: Callable[[E], object] | None, event: E) -> None:
     if hook is None:
         return
     try:
-        hook(event)
+        result = hook(event)
     except Exception:
         logger.exception("vision_async hook %r raised; ignored", hook)
+        return
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        logger.warning("vision_async hook %r returned an awaitable; hooks must be plain functions", hook)

@@ -7,19 +7,27 @@ import io
 import json
 import os
 import struct
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Union
+from typing import Any, Protocol, TypeAlias, Union
 from urllib.parse import urlsplit
 
 import anyio
 
 from ._errors import InvalidInputError
 
-__all__ = ["ImageInput", "ImageKind", "PreparedImage", "image_size", "prepare_image", "sniff_format"]
+__all__ = ["ImageInput", "ImageKind", "PreparedImage", "SupportsRead", "image_size", "prepare_image", "sniff_format"]
 
-#: What the image argument may be.
-ImageInput = Union[str, bytes, bytearray, memoryview, "os.PathLike[str]", "os.PathLike[bytes]", Any]
+
+class SupportsRead(Protocol):
+    """A binary file object: ``read(n)`` returns bytes, or an awaitable of bytes (async files)."""
+
+    def read(self, size: int = ..., /) -> bytes | Awaitable[bytes]: ...
+
+
+#: What the image argument may be: an http(s) URL, image bytes, a path, or a binary file object.
+ImageInput: TypeAlias = Union[str, bytes, bytearray, memoryview, "os.PathLike[str]", "os.PathLike[bytes]", SupportsRead]
 
 MIN_DIMENSION = 50  # the analyze family needs images larger than 50 x 50 pixels
 READ_MIN_DIMENSION = 50  # Read takes 50 x 50 up to 10000 x 10000

@@ -153,7 +153,7 @@ class Pipeline:
                 f"{operation}: unexpected success status {raw.status_code}", request_id=request_id
             )
         retry_after = None
-        if raw.status_code in (429, 503) or raw.status_code >= 500:
+        if raw.status_code == 429 or raw.status_code >= 500:
             retry_after = parse_retry_after(raw.headers, raw.content, now=self._wall_clock)
         error: APIStatusError = error_from_response(
             raw.status_code, raw.reason, raw.content, request_id=request_id, retry_after=retry_after

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from types import TracebackType
 
 import uvicorn
 
-from ._emulator import Emulator
+from ._emulator import DroppedConnection, Emulator
 
 __all__ = ["EmulatorServer", "serve"]
+
+
+class _HideInjectedDrops(logging.Filter):
+    """uvicorn logs an app exception with a traceback; an injected drop is not worth one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
+logging.getLogger("uvicorn.error").addFilter(_HideInjectedDrops())
 
 
 def _config(emulator: Emulator, host: str, port: int, log_level: str) -> uvicorn.Config:
