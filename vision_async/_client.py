@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -44,7 +43,6 @@ from ._models import (
     TagResult,
 )
 from ._ocr_models import OcrResult, ReadOperationResult
-from ._parse import load_json_object
 from ._pipeline import Pipeline, Response
 from ._policies import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, BreakerPolicy, ImageLimits, RetryPolicy
 from ._read import DEFAULT_READ_TIMEOUT, ReadPoller, check_operation_id, operation_id_from_location
@@ -60,14 +58,6 @@ ENV_KEY = "VISION_KEY"
 _DEFAULT_RETRY = RetryPolicy()
 _DEFAULT_BREAKER = BreakerPolicy()
 _DEFAULT_LIMITS = ImageLimits()
-
-
-class _FromJson(Protocol):
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> Any: ...
-
-
-R = TypeVar("R", bound=_FromJson)
 
 
 def _int_in_range(name: str, value: object, low: int, high: int) -> int:
@@ -195,6 +185,7 @@ class VisionClient:
     # -- helpers -----------------------------------------------------------------------------
 
     async def _image(self, image: ImageInput, kind: ImageKind = ImageKind.ANALYZE) -> PreparedImage:
+        self._check_open()
         limit = self._limits.max_read_bytes if kind is ImageKind.READ else self._limits.max_image_bytes
         return await prepare_image(image, kind=kind, max_bytes=limit)
 
@@ -211,16 +202,6 @@ class VisionClient:
             content_type=image.content_type,
             expect=expect,
         )
-
-    @staticmethod
-    def _parse(cls: type[R], response: Response, operation: str) -> R:
-        try:
-            data = load_json_object(response.content, operation)
-            result: R = cls.from_json(data, request_id=response.request_id)
-        except ResponseValidationError as exc:
-            exc.request_id = exc.request_id or response.request_id
-            raise
-        return result
 
     @staticmethod
     def _service_language(language: object, operation: str) -> str:
@@ -258,7 +239,7 @@ class VisionClient:
         params["model-version"] = check_model_version(model_version)
         img = await self._image(image)
         response = await self._post_image("analyze", "/analyze", img, params)
-        return self._parse(ImageAnalysis, response, "analyze")
+        return response.parse(ImageAnalysis, "analyze")
 
     async def tag(self, image: ImageInput, *, language: str = "en", model_version: str = "latest") -> TagResult:
         """Tag the image with words for what it shows."""
@@ -267,7 +248,8 @@ class VisionClient:
             "model-version": check_model_version(model_version),
         }
         img = await self._image(image)
-        return self._parse(TagResult, await self._post_image("tag", "/tag", img, params), "tag")
+        response = await self._post_image("tag", "/tag", img, params)
+        return response.parse(TagResult, "tag")
 
     async def describe(
         self,
@@ -287,19 +269,21 @@ class VisionClient:
             params["descriptionExclude"] = ",".join(exclude)
         params["model-version"] = check_model_version(model_version)
         img = await self._image(image)
-        return self._parse(ImageDescription, await self._post_image("describe", "/describe", img, params), "describe")
+        response = await self._post_image("describe", "/describe", img, params)
+        return response.parse(ImageDescription, "describe")
 
     async def detect(self, image: ImageInput, *, model_version: str = "latest") -> DetectResult:
         """Find objects, with bounding boxes and their taxonomy parents."""
         params = {"model-version": check_model_version(model_version)}
         img = await self._image(image)
-        return self._parse(DetectResult, await self._post_image("detect", "/detect", img, params), "detect")
+        response = await self._post_image("detect", "/detect", img, params)
+        return response.parse(DetectResult, "detect")
 
     async def list_models(self) -> ListModelsResult:
         """The domain-specific models the service offers (celebrities, landmarks)."""
         self._check_open()
         response = await self._pipeline.call("list_models", "GET", "/models")
-        return self._parse(ListModelsResult, response, "list_models")
+        return response.parse(ListModelsResult, "list_models")
 
     async def analyze_by_domain(
         self, model: str, image: ImageInput, *, language: str = "en", model_version: str = "latest"
@@ -313,9 +297,8 @@ class VisionClient:
         }
         img = await self._image(image)
         path = f"/models/{quote(model.strip(), safe='')}/analyze"
-        return self._parse(
-            DomainModelResults, await self._post_image("analyze_by_domain", path, img, params), "analyze_by_domain"
-        )
+        response = await self._post_image("analyze_by_domain", path, img, params)
+        return response.parse(DomainModelResults, "analyze_by_domain")
 
     async def ocr(
         self,
@@ -334,7 +317,8 @@ class VisionClient:
             "model-version": check_model_version(model_version),
         }
         img = await self._image(image)
-        return self._parse(OcrResult, await self._post_image("ocr", "/ocr", img, params), "ocr")
+        response = await self._post_image("ocr", "/ocr", img, params)
+        return response.parse(OcrResult, "ocr")
 
     async def generate_thumbnail(
         self, image: ImageInput, width: int, height: int, *, smart_cropping: bool = False, model_version: str = "latest"
@@ -360,7 +344,7 @@ class VisionClient:
         params = {"model-version": check_model_version(model_version)}
         img = await self._image(image)
         response = await self._post_image("area_of_interest", "/areaOfInterest", img, params)
-        return self._parse(AreaOfInterestResult, response, "area_of_interest")
+        return response.parse(AreaOfInterestResult, "area_of_interest")
 
     # -- Read --------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import httpx
@@ -19,6 +20,7 @@ import httpx
 from ._auth import Auth
 from ._breaker import Breaker, Outcome, counts_as_failure
 from ._errors import APIStatusError, APITimeoutError, ResponseValidationError, VisionError, error_from_response
+from ._parse import load_json_object
 from ._retry import Retrier, parse_retry_after
 from ._transport import RawResponse, Transport
 
@@ -29,6 +31,14 @@ logger = logging.getLogger("vision_async.pipeline")
 REQUEST_ID_HEADERS = ("apim-request-id", "x-ms-request-id", "x-request-id")
 
 
+class _FromJson(Protocol):
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> Any: ...
+
+
+R = TypeVar("R", bound=_FromJson)
+
+
 @dataclass(slots=True)
 class Response:
     """A successful answer: status, headers, body and the request id."""
@@ -37,6 +47,15 @@ class Response:
     headers: httpx.Headers
     content: bytes
     request_id: str | None
+
+    def parse(self, cls: type[R], operation: str) -> R:
+        """The body as a ``cls`` result; any mismatch is a ResponseValidationError with the request id."""
+        try:
+            result: R = cls.from_json(load_json_object(self.content, operation), request_id=self.request_id)
+        except ResponseValidationError as exc:
+            exc.request_id = exc.request_id or self.request_id
+            raise
+        return result
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:

@@ -9,7 +9,6 @@ from urllib.parse import quote, urlsplit
 
 from ._errors import APITimeoutError, InvalidInputError, ReadOperationFailedError, ResponseValidationError
 from ._ocr_models import OperationStatus, ReadOperationResult
-from ._parse import load_json_object
 from ._pipeline import Pipeline, Response
 from ._retry import parse_retry_after
 
@@ -66,12 +65,7 @@ class ReadPoller:
         response: Response = await self._pipeline.call(
             "get_read_result", "GET", f"/read/analyzeResults/{quote(op_id, safe='')}"
         )
-        try:
-            data = load_json_object(response.content, "get_read_result")
-            result = ReadOperationResult.from_json(data, request_id=response.request_id)
-        except ResponseValidationError as exc:
-            exc.request_id = exc.request_id or response.request_id
-            raise
+        result = response.parse(ReadOperationResult, "get_read_result")
         return result, parse_retry_after(response.headers, None, now=self._wall_clock)
 
     async def wait(self, operation_id: str, *, timeout: float) -> ReadOperationResult:
