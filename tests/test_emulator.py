@@ -347,3 +347,16 @@ async def test_pdf_read_gives_an_inch_page(raw: httpx.AsyncClient) -> None:
     location = r.headers["Operation-Location"]
     assert location.startswith("https://emulator.test/vision/v3.2/read/analyzeResults/")
     assert (await raw.post("/analyze", **octet(pdf))).status_code == 400
+
+
+async def test_an_emulator_bug_is_a_500_not_a_crash(emulator: Emulator, raw: httpx.AsyncClient) -> None:
+    """An unexpected exception inside a route answers 500 InternalServerError with a request id."""
+
+    async def broken(request: object, request_id: str) -> None:
+        raise KeyError("bug")
+
+    emulator._routes.models = broken  # type: ignore[method-assign]
+    r = await raw.get("/models")
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "InternalServerError"
+    assert r.headers["apim-request-id"]

@@ -180,6 +180,10 @@ class Emulator:
         except ApiError as exc:
             decision = None
             response = exc.response(request_id)
+        except Exception:  # a bug in the emulator: answer as the service would, and say so
+            logger.exception("emulator: %s failed", route)
+            decision = None
+            response = ApiError(500, "InternalServerError", "An internal server error occurred.").response(request_id)
         response.headers.update(headers)
         self.stats.answered[(route, response.status_code)] += 1
         if decision is not None and decision.drop:
