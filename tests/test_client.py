@@ -356,3 +356,24 @@ async def test_nothing_is_logged_with_the_key(
             await client.tag(data)
     assert KEY not in caplog.text
     assert repr(data[:20]) not in caplog.text
+
+
+async def test_credential_failure_is_a_typed_error(make_client: Callable[..., VisionClient]) -> None:
+    """A credential whose get_token raises gives CredentialError, with the cause kept, and sends nothing."""
+    from vision_async import CredentialError
+
+    class Broken:
+        async def get_token(self, *scopes: str) -> object:
+            raise OSError("token endpoint unreachable")
+
+    class Useless:
+        async def get_token(self, *scopes: str) -> object:
+            return object()
+
+    transport = ok()
+    for credential, cause in ((Broken(), OSError), (Useless(), type(None))):
+        async with VisionClient(ENDPOINT, credential=credential, transport=transport) as client:
+            with pytest.raises(CredentialError) as info:
+                await client.tag(URL)
+        assert type(info.value.__cause__) is cause
+    assert transport.count == 0

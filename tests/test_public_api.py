@@ -26,6 +26,7 @@ EXPECTED = [
     "ClientClosedError",
     "ColorInfo",
     "ConfigurationError",
+    "CredentialError",
     "DescriptionExclude",
     "Detail",
     "DetectResult",

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, CredentialError
 
 __all__ = ["COGNITIVE_SERVICES_SCOPE", "Auth", "KeyAuth", "TokenAuth", "TokenCredential"]
 
@@ -86,13 +86,17 @@ class TokenAuth:
         return ("Authorization", f"Bearer {self._token}")
 
     async def _refresh(self) -> None:
-        result = self._credential.get_token(self._scope)
-        if inspect.isawaitable(result):
-            result = await result
+        name = type(self._credential).__name__
+        try:
+            result = self._credential.get_token(self._scope)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            raise CredentialError(f"{name}.get_token() failed: {type(exc).__name__}") from exc
         token = getattr(result, "token", None)
         expires_on = getattr(result, "expires_on", None)
         if not isinstance(token, str) or not token or not isinstance(expires_on, int | float):
-            raise ConfigurationError("credential.get_token() must return an object with token and expires_on")
+            raise CredentialError(f"{name}.get_token() must return an object with token (str) and expires_on")
         self._token = token
         self._expires_on = float(expires_on)
 

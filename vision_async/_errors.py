@@ -6,6 +6,7 @@ Every exception the library raises derives from :class:`VisionError`::
     ├── InvalidInputError (also ValueError)    bad input, caught before any request
     ├── ConfigurationError (also ValueError)   no endpoint/key, insecure endpoint
     ├── ClientClosedError (also RuntimeError)  the client was closed
+    ├── CredentialError                        the credential could not provide a token
     ├── CircuitOpenError                       the breaker refused the call; nothing was sent
     └── APIError                               something happened on the wire
         ├── APIConnectionError                 no usable response (DNS, refused, reset, ...)
@@ -42,6 +43,7 @@ __all__ = [
     "CircuitOpenError",
     "ClientClosedError",
     "ConfigurationError",
+    "CredentialError",
     "InternalServerError",
     "InvalidInputError",
     "NotFoundError",
@@ -72,6 +74,11 @@ class ConfigurationError(VisionError, ValueError):
 
 class ClientClosedError(VisionError, RuntimeError):
     """The client was used after :meth:`VisionClient.aclose`."""
+
+
+class CredentialError(VisionError):
+    """The credential's ``get_token`` failed or returned something unusable; nothing was sent.
+    The credential's own exception is the ``__cause__``."""
 
 
 class CircuitOpenError(VisionError):
