@@ -176,12 +176,15 @@ async def test_async_file_object_is_read(make_client: Callable[..., VisionClient
         (b"not an image at all", "unrecognized file header"),
         (12345, "unsupported image type"),
         (io.StringIO("text"), "text mode"),
+        (io.BytesIO(b"closed"), "cannot read the image file object"),
     ],
 )
 async def test_bad_images_fail_before_any_request(
     make_client: Callable[..., VisionClient], image: object, message: str
 ) -> None:
     """Bad image inputs raise InvalidInputError and send nothing."""
+    if isinstance(image, io.BytesIO):
+        image.close()
     transport = ok()
     async with make_client(transport) as client:
         with pytest.raises(InvalidInputError, match=message):

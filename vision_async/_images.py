@@ -169,9 +169,12 @@ async def _read_file_object(obj: Any, max_bytes: int) -> bytes:
     if isinstance(obj, io.TextIOBase):
         raise InvalidInputError("the image file object is open in text mode; open it with 'rb'")
     # read one byte past the limit, so an oversized stream is refused without reading it all
-    result = obj.read(max_bytes + 1)
-    if inspect.isawaitable(result):
-        result = await result
+    try:
+        result = obj.read(max_bytes + 1)
+        if inspect.isawaitable(result):
+            result = await result
+    except (OSError, ValueError) as exc:  # a closed file raises ValueError
+        raise InvalidInputError(f"cannot read the image file object: {exc}") from exc
     if not isinstance(result, bytes | bytearray | memoryview):
         raise InvalidInputError(f"the image file object's read() returned {type(result).__name__}, not bytes")
     return bytes(result)
