@@ -20,6 +20,7 @@ import anyio
 
 from . import VisionClient, VisionError
 from ._client import ENV_ENDPOINT, ENV_KEY
+from ._endpoint import is_loopback_host
 
 __all__ = ["main"]
 
@@ -280,6 +281,12 @@ def _serve(args: argparse.Namespace) -> int:
     emulator.set_faults("*", **settings)
     if args.emulator_key is None:
         print("vision-async emulator: no --key given; accepting any key", file=sys.stderr)
+    if not is_loopback_host(args.host):
+        print(
+            f"vision-async emulator: warning: {args.host} is not loopback; anyone who can reach it can "
+            "use it and reconfigure its faults through /_emulator/",
+            file=sys.stderr,
+        )
     print(
         f"vision-async emulator: serving Computer Vision v3.2 on http://{args.host}:{args.port}/vision/v3.2",
         file=sys.stderr,
