@@ -139,6 +139,13 @@ class Breaker:
 
     def record(self, ticket: Ticket, outcome: Outcome) -> None:
         """Feed a finished request's outcome to the state machine."""
+        if (
+            outcome == "success"
+            and not ticket.probe
+            and self._cb.current_state == pybreaker.STATE_CLOSED
+            and self._cb.fail_counter == 0
+        ):
+            return  # the common case: nothing to reset, nothing to close
         with self._lock:
             if ticket.probe:
                 self._probe_in_flight = False

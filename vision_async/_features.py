@@ -16,6 +16,8 @@ from ._errors import InvalidInputError
 
 __all__ = [
     "ENGLISH_ONLY_FEATURES",
+    "MODEL_VERSION_PATTERN",
+    "PAGE_RANGE_PATTERN",
     "OCR_LANGUAGES",
     "READ_LANGUAGES",
     "SERVICE_LANGUAGES",
@@ -26,6 +28,7 @@ __all__ = [
     "check_language",
     "check_model_version",
     "check_pages",
+    "lookup_table",
     "normalize_many",
     "normalize_one",
 ]
@@ -233,13 +236,14 @@ READ_LANGUAGES = (
     "zu",
 )
 
-_MODEL_VERSION = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})(-preview)?$")
-_PAGE_RANGE = re.compile(r"^(\d+|\d+-\d+|\d+-|-\d+)$")
+MODEL_VERSION_PATTERN = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})(-preview)?$")
+PAGE_RANGE_PATTERN = re.compile(r"^(\d+|\d+-\d+|\d+-|-\d+)$")
 
 E = TypeVar("E", bound=StrEnum)
 
 
-def _lookup(values: Iterable[str]) -> dict[str, str]:
+def lookup_table(values: Iterable[str]) -> dict[str, str]:
+    """Lower-cased spelling -> canonical spelling."""
     return {v.lower(): v for v in values}
 
 
@@ -250,7 +254,7 @@ def normalize_one(value: object, valid: type[StrEnum] | tuple[str, ...], name: s
     """The canonical wire string for ``value`` (an enum member or a string, any case)."""
     table = _LOOKUPS.get(valid)
     if table is None:
-        table = _LOOKUPS[valid] = _lookup(valid if isinstance(valid, tuple) else [m.value for m in valid])
+        table = _LOOKUPS[valid] = lookup_table(valid if isinstance(valid, tuple) else [m.value for m in valid])
     if isinstance(value, str):
         found = table.get(value.strip().lower())
         if found is not None:
@@ -282,7 +286,7 @@ def check_language(language: object, valid: tuple[str, ...], operation: str) -> 
 
 
 def check_model_version(model_version: object) -> str:
-    if not isinstance(model_version, str) or not _MODEL_VERSION.match(model_version):
+    if not isinstance(model_version, str) or not MODEL_VERSION_PATTERN.match(model_version):
         raise InvalidInputError(f"invalid model_version {model_version!r}; use 'latest' or a date such as '2021-04-01'")
     return model_version
 
@@ -306,7 +310,7 @@ def check_pages(pages: object) -> str | None:
     out = []
     for item in items:
         text = str(item).strip() if isinstance(item, str | int) and not isinstance(item, bool) else None
-        if text is None or not _PAGE_RANGE.match(text):
+        if text is None or not PAGE_RANGE_PATTERN.match(text):
             raise InvalidInputError(
                 f"invalid page range {item!r}; use a page number ('3'), a range ('2-5'), an open range ('4-' or '-2')"
             )

@@ -80,12 +80,12 @@ class Transport:
                     content = await response.aread()
                 finally:
                     await response.aclose()
+        except TimeoutError as exc:  # our own fail_after: the attempt timeout
+            raise APITimeoutError(f"{what}: no complete answer within the attempt timeout of {timeout}s") from exc
         except Exception as exc:
             mapped = translate_exception(exc, what=what)
             if mapped is None:
                 raise
-            if isinstance(exc, TimeoutError):
-                mapped = APITimeoutError(f"{what}: no complete answer within the attempt timeout of {timeout}s")
             raise mapped from exc
         return RawResponse(response.status_code, response.reason_phrase, response.headers, content)
 

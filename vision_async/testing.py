@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -87,18 +87,12 @@ class RecordedRequest:
 Step = httpx.Response | BaseException | Callable[[httpx.Request], httpx.Response]
 
 
-@dataclass
 class ScriptedTransport(httpx.AsyncBaseTransport):
     """Answers each request with the next step of ``script``; the last step repeats.
 
     A step is an ``httpx.Response``, an exception to raise, or a function of the request.
     ``requests`` records everything received; ``closed`` tells whether ``aclose`` was called.
     """
-
-    script: list[Step]
-    requests: list[RecordedRequest] = field(default_factory=list)
-    closed: bool = False
-    repeat_last: bool = True
 
     def __init__(self, *script: Step | Iterable[Step], repeat_last: bool = True) -> None:
         steps: list[Step] = []
@@ -110,7 +104,7 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
         if not steps:
             raise ValueError("ScriptedTransport needs at least one step")
         self.script = steps
-        self.requests = []
+        self.requests: list[RecordedRequest] = []
         self.closed = False
         self.repeat_last = repeat_last
         self._index = 0

@@ -166,7 +166,7 @@ class Routes:
                 self._text.popitem(last=False)
         return lines
 
-    def _analysis(self, request: Request, image: Image, facts: ImageFacts) -> dict[str, Any]:
+    def _analysis(self, image: Image, facts: ImageFacts) -> dict[str, Any]:
         computed = analysis_fallback(facts)
         computed.update(self.em.scenarios.lookup(image.data, image.url))
         return computed
@@ -191,7 +191,7 @@ class Routes:
             raise ApiError(400, "NotSupportedLanguage", "Objects and Brands are only available in English.")
         image = await self.image(request)
         facts = await self.facts(image)
-        computed = self._analysis(request, image, facts)
+        computed = self._analysis(image, facts)
         body: dict[str, Any] = {}
         keys = {
             "Categories": "categories",
@@ -228,7 +228,7 @@ class Routes:
         model = wire.model_version(q.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
         facts = await self.facts(image)
-        computed = self._analysis(request, image, facts)
+        computed = self._analysis(image, facts)
         description = dict(computed["description"])
         description["captions"] = list(description.get("captions", []))[:candidates]
         return json_response({"description": description, **self._common(computed, facts, request_id, model)})
@@ -239,14 +239,14 @@ class Routes:
         model = wire.model_version(q.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
         facts = await self.facts(image)
-        computed = self._analysis(request, image, facts)
+        computed = self._analysis(image, facts)
         return json_response({"tags": computed["tags"], **self._common(computed, facts, request_id, model)})
 
     async def detect(self, request: Request, request_id: str) -> Response:
         model = wire.model_version(request.query_params.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
         facts = await self.facts(image)
-        computed = self._analysis(request, image, facts)
+        computed = self._analysis(image, facts)
         return json_response({"objects": computed["objects"], **self._common(computed, facts, request_id, model)})
 
     async def models(self, request: Request, request_id: str) -> Response:
@@ -262,7 +262,7 @@ class Routes:
         version = wire.model_version(q.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
         facts = await self.facts(image)
-        computed = self._analysis(request, image, facts)
+        computed = self._analysis(image, facts)
         return json_response({"result": {name: computed[name]}, **self._common(computed, facts, request_id, version)})
 
     async def ocr(self, request: Request, request_id: str) -> Response:
@@ -297,7 +297,7 @@ class Routes:
         model = wire.model_version(request.query_params.get("model-version"), wire.ANALYSIS_MODELS)
         image = await self.image(request)
         facts = await self.facts(image)
-        computed = self._analysis(request, image, facts)
+        computed = self._analysis(image, facts)
         return json_response(
             {"areaOfInterest": computed["areaOfInterest"], **self._common(computed, facts, request_id, model)}
         )

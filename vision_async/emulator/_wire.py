@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from starlette.responses import Response
 
-from .._features import OCR_LANGUAGES, READ_LANGUAGES, SERVICE_LANGUAGES
+from .._features import (
+    MODEL_VERSION_PATTERN,
+    OCR_LANGUAGES,
+    PAGE_RANGE_PATTERN,
+    READ_LANGUAGES,
+    SERVICE_LANGUAGES,
+    Detail,
+    VisualFeature,
+    lookup_table,
+)
 
 __all__ = ["ApiError", "json_response"]
-
-_MODEL_VERSION = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})(-preview)?$")
-_PAGE = re.compile(r"^(\d+|\d+-\d+|\d+-|-\d+)$")
 
 #: Model versions the emulator knows, and what "latest" means.
 ANALYSIS_MODELS = {"latest": "2021-05-01", "2021-04-01": "2021-04-01", "2021-05-01": "2021-05-01"}
@@ -25,13 +30,13 @@ READ_MODELS = {
     "2022-04-30": "2022-04-30",
 }
 
-FEATURES = ("Categories", "Tags", "Description", "Faces", "ImageType", "Color", "Adult", "Objects", "Brands")
-DETAILS = ("Celebrities", "Landmarks")
+_FEATURES = lookup_table(f.value for f in VisualFeature)
+_DETAILS = lookup_table(d.value for d in Detail)
 DOMAIN_MODELS = {"celebrities": ("people_",), "landmarks": ("outdoor_", "building_")}
 
-_SERVICE_LANGS = {v.lower(): v for v in SERVICE_LANGUAGES}
-_OCR_LANGS = {v.lower(): v for v in OCR_LANGUAGES}
-_READ_LANGS = {v.lower(): v for v in READ_LANGUAGES}
+_SERVICE_LANGS = lookup_table(SERVICE_LANGUAGES)
+_OCR_LANGS = lookup_table(OCR_LANGUAGES)
+_READ_LANGS = lookup_table(READ_LANGUAGES)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -94,29 +99,26 @@ def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def pick(values: Iterable[str], valid: Iterable[str], inner: str, what: str, *, flat: bool = False) -> list[str]:
-    table = {v.lower(): v for v in valid}
+def pick(values: Iterable[str], table: dict[str, str], inner: str, what: str) -> list[str]:
     out = []
     for value in values:
         found = table.get(value.lower())
         if found is None:
-            raise ApiError(
-                400, inner, f"Invalid {what}: '{value}'. Valid values: {', '.join(table.values())}.", flat=flat
-            )
+            raise ApiError(400, inner, f"Invalid {what}: '{value}'. Valid values: {', '.join(table.values())}.")
         out.append(found)
     return out
 
 
 def features(value: str | None) -> list[str]:
-    return pick(_csv(value), FEATURES, "NotSupportedVisualFeature", "visual feature")
+    return pick(_csv(value), _FEATURES, "NotSupportedVisualFeature", "visual feature")
 
 
 def details(value: str | None) -> list[str]:
-    return pick(_csv(value), DETAILS, "InvalidDetails", "details")
+    return pick(_csv(value), _DETAILS, "InvalidDetails", "details")
 
 
 def description_exclude(value: str | None) -> list[str]:
-    return pick(_csv(value), DETAILS, "BadArgument", "descriptionExclude")
+    return pick(_csv(value), _DETAILS, "BadArgument", "descriptionExclude")
 
 
 def service_language(value: str | None) -> str:
@@ -144,7 +146,7 @@ def read_language(value: str | None) -> str | None:
 
 def model_version(value: str | None, known: dict[str, str], *, flat: bool = False) -> str:
     value = value or "latest"
-    if not _MODEL_VERSION.match(value):
+    if not MODEL_VERSION_PATTERN.match(value):
         raise ApiError(400, "BadArgument", f"Invalid model-version '{value}'.", flat=flat)
     if value not in known:
         raise ApiError(
@@ -181,7 +183,7 @@ def pages(value: str | None) -> list[str] | None:
     if value is None:
         return None
     items = [p.strip() for p in value.split(",")]
-    if not items or any(not _PAGE.match(p) for p in items):
+    if not items or any(not PAGE_RANGE_PATTERN.match(p) for p in items):
         raise ApiError(400, "InvalidPageRange", f"Invalid page range '{value}'.", flat=True)
     return items
 
