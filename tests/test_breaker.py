@@ -21,7 +21,7 @@ from vision_async import (
     RateLimitError,
     VisionClient,
 )
-from vision_async._breaker import Breaker
+from vision_async._resilience.breaker import Breaker
 from vision_async.testing import FakeClock, ScriptedTransport, json_response
 
 from .conftest import fixture_body

@@ -212,7 +212,7 @@ async def test_oversized_and_tiny_images_are_refused(make_client: Callable[..., 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP"])
 async def test_each_image_format_is_sniffed(make_client: Callable[..., VisionClient], fmt: str) -> None:
     """JPEG, PNG, GIF and BMP are recognized, and their size read from the header."""
-    from vision_async._images import image_size, sniff_format
+    from vision_async._core.images import image_size, sniff_format
 
     data = png_bytes(123, 77, fmt=fmt)
     assert sniff_format(data) == fmt

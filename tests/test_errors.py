@@ -160,7 +160,7 @@ def test_http_status_error_subclasses_are_distinct() -> None:
 
 def test_httpx_response_headers_are_case_insensitive_for_request_ids() -> None:
     """The request id is read from apim-request-id whatever its case."""
-    from vision_async._pipeline import request_id_of
+    from vision_async._core.pipeline import request_id_of
 
     assert request_id_of(httpx.Headers({"APIM-Request-Id": "X1"})) == "X1"
     assert request_id_of(httpx.Headers({})) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vision_async import Detail, InvalidInputError, ReadingOrder, VisualFeature
-from vision_async._features import (
+from vision_async._v32.features import (
     OCR_LANGUAGES,
     READ_LANGUAGES,
     SERVICE_LANGUAGES,

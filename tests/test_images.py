@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from vision_async import InvalidInputError
-from vision_async._images import ImageKind, image_size, prepare_image, sniff_format
+from vision_async._core.images import ImageKind, image_size, prepare_image, sniff_format
 
 from .conftest import png_bytes
 

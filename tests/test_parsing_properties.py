@@ -22,8 +22,8 @@ from vision_async import (
     ResponseValidationError,
     TagResult,
 )
+from vision_async._core.parse import load_json_object
 from vision_async._errors import error_from_response
-from vision_async._parse import load_json_object
 
 from .conftest import fixture_body
 

@@ -21,7 +21,7 @@ from vision_async import (
     ServiceUnavailableError,
     VisionClient,
 )
-from vision_async._retry import parse_retry_after
+from vision_async._resilience.retry import parse_retry_after
 from vision_async.testing import FakeClock, ScriptedTransport, json_response
 
 from .conftest import fixture_body

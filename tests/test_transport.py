@@ -16,7 +16,7 @@ from vision_async import (
     VisionClient,
     VisionError,
 )
-from vision_async._transport import translate_exception
+from vision_async._transports.base import translate_exception
 from vision_async.testing import ScriptedTransport, json_response
 
 from .conftest import fixture_body

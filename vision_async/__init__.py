@@ -24,8 +24,9 @@ from ._errors import (
     VisionError,
 )
 from ._events import BreakerState, BreakerStateChange, RetryEvent
-from ._features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
-from ._models import (
+from ._policies import BreakerPolicy, ImageLimits, RetryPolicy
+from ._v32.features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
+from ._v32.models import (
     AdultInfo,
     AreaOfInterestResult,
     BoundingRect,
@@ -52,7 +53,7 @@ from ._models import (
     ObjectHierarchy,
     TagResult,
 )
-from ._ocr_models import (
+from ._v32.ocr_models import (
     AnalyzeResults,
     Appearance,
     Line,
@@ -66,7 +67,6 @@ from ._ocr_models import (
     Style,
     Word,
 )
-from ._policies import BreakerPolicy, ImageLimits, RetryPolicy
 from ._version import __version__
 
 __all__ = [

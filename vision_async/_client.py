@@ -12,12 +12,17 @@ from urllib.parse import quote
 import anyio
 import httpx
 
-from ._auth import Auth, KeyAuth, TokenAuth, TokenCredential
-from ._breaker import Breaker
-from ._endpoint import base_url
+from ._core.auth import Auth, KeyAuth, TokenAuth, TokenCredential
+from ._core.endpoint import base_url
+from ._core.images import ImageInput, ImageKind, PreparedImage, prepare_image, sniff_format
+from ._core.pipeline import Pipeline, Response
 from ._errors import APITimeoutError, ClientClosedError, ConfigurationError, InvalidInputError, ResponseValidationError
 from ._events import BreakerState, OnBreakerStateChange, OnRetry
-from ._features import (
+from ._policies import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, BreakerPolicy, ImageLimits, RetryPolicy
+from ._resilience.breaker import Breaker
+from ._resilience.retry import Retrier
+from ._transports.base import Transport, default_transport
+from ._v32.features import (
     ENGLISH_ONLY_FEATURES,
     OCR_LANGUAGES,
     READ_LANGUAGES,
@@ -32,8 +37,7 @@ from ._features import (
     normalize_many,
     normalize_one,
 )
-from ._images import ImageInput, ImageKind, PreparedImage, prepare_image, sniff_format
-from ._models import (
+from ._v32.models import (
     AreaOfInterestResult,
     DetectResult,
     DomainModelResults,
@@ -42,12 +46,8 @@ from ._models import (
     ListModelsResult,
     TagResult,
 )
-from ._ocr_models import OcrResult, ReadOperationResult
-from ._pipeline import Pipeline, Response
-from ._policies import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, BreakerPolicy, ImageLimits, RetryPolicy
-from ._read import DEFAULT_READ_TIMEOUT, ReadPoller, check_operation_id, operation_id_from_location
-from ._retry import Retrier
-from ._transport import Transport, default_transport
+from ._v32.ocr_models import OcrResult, ReadOperationResult
+from ._v32.read import DEFAULT_READ_TIMEOUT, ReadPoller, check_operation_id, operation_id_from_location
 from ._version import __version__
 
 __all__ = ["ENV_ENDPOINT", "ENV_KEY", "VisionClient"]

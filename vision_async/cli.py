@@ -20,7 +20,7 @@ import anyio
 
 from . import VisionClient, VisionError
 from ._client import ENV_ENDPOINT, ENV_KEY
-from ._endpoint import is_loopback_host
+from ._core.endpoint import is_loopback_host
 
 __all__ = ["main"]
 

@@ -16,8 +16,8 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._endpoint import is_loopback_host
-from .._images import sniff_format
+from .._core.endpoint import is_loopback_host
+from .._core.images import sniff_format
 from . import _wire as wire
 from ._ocr import TextLine
 from ._pixels import ImageFacts, InvalidImage, analyze_pixels, thumbnail

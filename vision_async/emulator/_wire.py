@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .._features import (
+from .._v32.features import (
     MODEL_VERSION_PATTERN,
     OCR_LANGUAGES,
     PAGE_RANGE_PATTERN,

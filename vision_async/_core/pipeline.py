@@ -17,12 +17,12 @@ from typing import Any, Protocol, TypeVar
 import anyio
 import httpx
 
-from ._auth import Auth
-from ._breaker import Breaker, Outcome, counts_as_failure
-from ._errors import APIStatusError, APITimeoutError, ResponseValidationError, VisionError, error_from_response
-from ._parse import load_json_object
-from ._retry import Retrier, parse_retry_after
-from ._transport import RawResponse, Transport
+from .._errors import APIStatusError, APITimeoutError, ResponseValidationError, VisionError, error_from_response
+from .._resilience.breaker import Breaker, Outcome, counts_as_failure
+from .._resilience.retry import Retrier, parse_retry_after
+from .._transports.base import RawResponse, Transport
+from .auth import Auth
+from .parse import load_json_object
 
 __all__ = ["Pipeline", "Response"]
 

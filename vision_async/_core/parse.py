@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from ._errors import ResponseValidationError
+from .._errors import ResponseValidationError
 
 __all__ = ["Node", "load_json_object"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from ._parse import Node
+from .._core.parse import Node
 
 __all__ = [
     "AdultInfo",

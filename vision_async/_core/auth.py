@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from ._errors import ConfigurationError, CredentialError
+from .._errors import ConfigurationError, CredentialError
 
 __all__ = ["COGNITIVE_SERVICES_SCOPE", "Auth", "KeyAuth", "TokenAuth", "TokenCredential"]
 

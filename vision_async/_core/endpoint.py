@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from ._errors import ConfigurationError
+from .._errors import ConfigurationError
 
 __all__ = ["API_PATH", "base_url", "is_loopback_host"]
 

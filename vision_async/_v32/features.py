@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import TypeVar
 
-from ._errors import InvalidInputError
+from .._errors import InvalidInputError
 
 __all__ = [
     "ENGLISH_ONLY_FEATURES",

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ._errors import ResponseValidationError
-from ._models import _raw
-from ._parse import Node
+from .._core.parse import Node
+from .._errors import ResponseValidationError
+from .models import _raw
 
 __all__ = [
     "AnalyzeResults",

@@ -7,10 +7,10 @@ import re
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
-from ._errors import APITimeoutError, InvalidInputError, ReadOperationFailedError, ResponseValidationError
-from ._ocr_models import OperationStatus, ReadOperationResult
-from ._pipeline import Pipeline, Response
-from ._retry import parse_retry_after
+from .._core.pipeline import Pipeline, Response
+from .._errors import APITimeoutError, InvalidInputError, ReadOperationFailedError, ResponseValidationError
+from .._resilience.retry import parse_retry_after
+from .ocr_models import OperationStatus, ReadOperationResult
 
 __all__ = ["DEFAULT_READ_TIMEOUT", "ReadPoller", "operation_id_from_location"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import anyio
 import httpx
 
-from ._errors import APIConnectionError, APITimeoutError, ResponseValidationError, VisionError
+from .._errors import APIConnectionError, APITimeoutError, ResponseValidationError, VisionError
 
 __all__ = ["RawResponse", "Transport", "default_transport", "translate_exception"]
 

@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 import pybreaker
 
-from ._errors import APIConnectionError, CircuitOpenError, InternalServerError
-from ._events import BreakerState, BreakerStateChange, OnBreakerStateChange, call_hook
-from ._policies import BreakerPolicy
+from .._errors import APIConnectionError, CircuitOpenError, InternalServerError
+from .._events import BreakerState, BreakerStateChange, OnBreakerStateChange, call_hook
+from .._policies import BreakerPolicy
 
 __all__ = ["Breaker", "Ticket", "counts_as_failure"]
 

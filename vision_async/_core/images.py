@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from ._errors import InvalidInputError
+from .._errors import InvalidInputError
 
 __all__ = ["ImageInput", "ImageKind", "PreparedImage", "SupportsRead", "image_size", "prepare_image", "sniff_format"]
 

@@ -15,9 +15,9 @@ from typing import TypeVar
 
 import tenacity
 
-from ._errors import APIConnectionError, APIStatusError, VisionError
-from ._events import OnRetry, RetryEvent, call_hook
-from ._policies import RetryPolicy
+from .._errors import APIConnectionError, APIStatusError, VisionError
+from .._events import OnRetry, RetryEvent, call_hook
+from .._policies import RetryPolicy
 
 __all__ = ["RETRYABLE_STATUS", "Retrier", "is_retryable", "parse_retry_after"]
 
