@@ -50,8 +50,8 @@ async def test_rate_limit_answers_429_with_retry_after(fake_clock: FakeClock) ->
 
 
 async def test_client_retries_through_the_rate_limit(fake_clock: FakeClock) -> None:
-    """With retries on, a burst over the rate limit completes by waiting as told."""
-    em, client = make(fake_clock)
+    """With retries on (and the adaptive limiter off), a burst over the rate limit completes by waiting as told."""
+    em, client = make(fake_clock, adaptive=False)
     em.set_faults("*", rate_limit=1)
     async with client:
         for _ in range(4):

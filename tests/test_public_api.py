@@ -15,6 +15,7 @@ EXPECTED = [
     "AreaOfInterestResult",
     "AuthenticationError",
     "BadRequestError",
+    "BatchItem",
     "BoundingRect",
     "BreakerPolicy",
     "BreakerState",
@@ -24,8 +25,10 @@ EXPECTED = [
     "CelebritiesModel",
     "CircuitOpenError",
     "ClientClosedError",
+    "ClientStats",
     "ColorInfo",
     "ConfigurationError",
+    "CooldownTimeout",
     "CredentialError",
     "DescriptionExclude",
     "Detail",
@@ -57,12 +60,18 @@ EXPECTED = [
     "OcrWord",
     "OperationStatus",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
+    "RateLimitTimeout",
     "ReadOperationFailedError",
     "ReadOperationResult",
     "ReadResult",
     "ReadingOrder",
+    "ResourceStats",
+    "ResponseLimits",
+    "ResponseTooLargeError",
     "ResponseValidationError",
+    "RetryBudget",
     "RetryEvent",
     "RetryPolicy",
     "ServiceUnavailableError",
@@ -90,8 +99,8 @@ def test_every_public_name_resolves() -> None:
 
 
 def test_implementation_modules_are_private() -> None:
-    """Implementation lives in _-prefixed modules; public submodules are only testing, emulator and cli."""
+    """Implementation lives in _-prefixed modules; public submodules: testing, emulator, cli, batch, v4, redis."""
     import pkgutil
 
     public = {m.name for m in pkgutil.iter_modules(vision_async.__path__) if not m.name.startswith("_")}
-    assert public <= {"testing", "emulator", "cli"}
+    assert public <= {"testing", "emulator", "cli", "batch", "v4", "redis"}

@@ -18,13 +18,18 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     ReadOperationFailedError,
+    ResponseTooLargeError,
     ResponseValidationError,
     ServiceUnavailableError,
     UnsupportedMediaTypeError,
     VisionError,
 )
 from ._events import BreakerState, BreakerStateChange, RetryEvent
-from ._policies import BreakerPolicy, ImageLimits, RetryPolicy
+from ._policies import BreakerPolicy, ImageLimits, ResponseLimits, RetryPolicy
+from ._resilience.budget import RetryBudget
+from ._resilience.cooldown import CooldownTimeout
+from ._resilience.rate_limit import RateLimit, RateLimitTimeout
+from ._resilience.stats import ClientStats, ResourceStats
 from ._v32.features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
 from ._v32.models import (
     AdultInfo,
@@ -68,6 +73,7 @@ from ._v32.ocr_models import (
     Word,
 )
 from ._version import __version__
+from .batch import BatchItem
 
 __all__ = [
     "APIConnectionError",
@@ -80,6 +86,7 @@ __all__ = [
     "AreaOfInterestResult",
     "AuthenticationError",
     "BadRequestError",
+    "BatchItem",
     "BoundingRect",
     "BreakerPolicy",
     "BreakerState",
@@ -89,8 +96,10 @@ __all__ = [
     "CelebritiesModel",
     "CircuitOpenError",
     "ClientClosedError",
+    "ClientStats",
     "ColorInfo",
     "ConfigurationError",
+    "CooldownTimeout",
     "CredentialError",
     "DescriptionExclude",
     "Detail",
@@ -122,12 +131,18 @@ __all__ = [
     "OcrWord",
     "OperationStatus",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
+    "RateLimitTimeout",
     "ReadOperationFailedError",
     "ReadOperationResult",
     "ReadResult",
     "ReadingOrder",
+    "ResourceStats",
+    "ResponseLimits",
+    "ResponseTooLargeError",
     "ResponseValidationError",
+    "RetryBudget",
     "RetryEvent",
     "RetryPolicy",
     "ServiceUnavailableError",

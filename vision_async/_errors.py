@@ -12,6 +12,7 @@ Every exception the library raises derives from :class:`VisionError`::
         ├── APIConnectionError                 no usable response (DNS, refused, reset, ...)
         │   └── APITimeoutError                an attempt or the total deadline ran out
         ├── ResponseValidationError            a 2xx body that is not what the spec says
+        │   └── ResponseTooLargeError          a body past the client's cap for its operation
         ├── ReadOperationFailedError           a Read operation ended with status "failed"
         └── APIStatusError                     the service answered with an error status
             ├── BadRequestError                400
@@ -30,8 +31,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 __all__ = [
     "APIConnectionError",
@@ -50,11 +51,13 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ReadOperationFailedError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "ServiceUnavailableError",
     "UnsupportedMediaTypeError",
     "VisionError",
     "error_from_response",
+    "redact_error",
 ]
 
 
@@ -117,6 +120,14 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseValidationError(APIError):
     """A successful response whose body does not match the API specification."""
+
+
+class ResponseTooLargeError(ResponseValidationError):
+    """A response body grew past the client's cap for its kind of operation; reading stopped there."""
+
+    def __init__(self, message: str, *, limit: int, request_id: str | None = None) -> None:
+        super().__init__(message, request_id=request_id)
+        self.limit = limit
 
 
 class ReadOperationFailedError(APIError):
@@ -201,6 +212,8 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     503: ServiceUnavailableError,
 }
 
+E = TypeVar("E", bound="VisionError")
+
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
@@ -221,16 +234,24 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def parse_error_body(content: bytes) -> tuple[Any, str | None, str | None, str | None, str | None]:
+def parse_error_body(
+    content: bytes, *, redact: Callable[[str], str] | None = None
+) -> tuple[Any, str | None, str | None, str | None, str | None]:
     """Read an error body in any shape Azure uses.
 
     Returns ``(parsed_json_or_None, code, inner_code, message, request_id)``. Understands the
     v3.2 shape ``{"error": {"code", "message", "innererror": {"code", "message"}}}``, the flat
     ``{"code", "message", "requestId"}`` shape of Read and older versions, and anything else
-    (an HTML page from a gateway) as plain text.
+    (an HTML page from a gateway) as plain text, cut to 200 characters.
+
+    ``redact`` is applied to the whole body text before anything is taken from it, so that a
+    secret the server reflected can surface neither whole nor cut in half by the excerpt.
     """
+    text = content.decode("utf-8", "replace") if content else ""
+    if redact is not None:
+        text = redact(text)
     try:
-        data = json.loads(content) if content else None
+        data = json.loads(text) if text else None
     except ValueError:
         data = None
     if isinstance(data, Mapping):
@@ -247,7 +268,6 @@ def parse_error_body(content: bytes) -> tuple[Any, str | None, str | None, str |
                 message = f"{message}: {inner_message}" if message else inner_message
         request_id = _str_or_none(data.get("requestId") or node.get("requestId"))
         return data, code, inner_code, message, request_id
-    text = content.decode("utf-8", "replace") if content else ""
     text = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
     return None, None, None, (text[:200] or None), None
 
@@ -259,18 +279,58 @@ def error_from_response(
     *,
     request_id: str | None,
     retry_after: float | None,
+    redact: Callable[[str], str] | None = None,
 ) -> APIStatusError:
-    """Build the typed error for a non-2xx response."""
-    data, code, inner_code, message, body_request_id = parse_error_body(content)
+    """Build the typed error for a non-2xx response.
+
+    ``redact`` (the client's :class:`~vision_async._secrets.Redactor`) is applied to every text
+    the server supplied (body, message, codes, reason phrase, request id) before it enters the
+    exception: a gateway that reflects request headers must not put the key into ``str(error)``.
+    """
+    data, code, inner_code, message, body_request_id = parse_error_body(content, redact=redact)
     if not message:
-        message = reason or "no message"
+        message = (redact(reason) if redact is not None and reason else reason) or "no message"
+    request_id = request_id or body_request_id
+    if redact is not None and request_id:
+        request_id = redact(request_id)
     cls = status_class(status_code)
     return cls(
         status_code,
         code=code,
         message=message,
         inner_code=inner_code,
-        request_id=request_id or body_request_id,
+        request_id=request_id,
         retry_after=retry_after,
         body=data,
     )
+
+
+def redact_error(error: E, redact: Callable[[str], str] | None) -> E:
+    """Apply ``redact`` in place to every text ``error`` carries, and return it.
+
+    For errors built from text a foreign library or the server supplied (a transport error that
+    quotes a malformed header, a validation error quoting the body): the message, the args
+    ``repr`` shows, the request id and, for status errors, the codes and the parsed body.
+    """
+    if redact is None:
+        return error
+    error.args = tuple(redact(a) if isinstance(a, str) else a for a in error.args)
+    if isinstance(error, APIError):
+        error.message = redact(error.message)
+    if error.request_id:
+        error.request_id = redact(error.request_id)
+    if isinstance(error, APIStatusError):
+        error.code = redact(error.code) if error.code else error.code
+        error.inner_code = redact(error.inner_code) if error.inner_code else error.inner_code
+        error.body = _redact_json(error.body, redact)
+    return error
+
+
+def _redact_json(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact(str(k)): _redact_json(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_json(v, redact) for v in value]
+    return value

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._errors import InvalidInputError
+from ._resilience.budget import RetryBudget
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -13,6 +14,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "BreakerPolicy",
     "ImageLimits",
+    "ResponseLimits",
     "RetryPolicy",
 ]
 
@@ -47,7 +49,12 @@ class RetryPolicy:
 
     The call fails at once, without sleeping, when the server asks for a wait longer than
     ``max_retry_after`` or longer than the time left before ``total_timeout`` (measured from the
-    start of the call, retries and waits included; ``None`` for no total deadline).
+    start of the call, retries and waits included; ``None`` for no total deadline). The total
+    deadline is the one deadline of a call: waiting for a rate-limit token or a 429 cool-down,
+    every attempt and every backoff all count against it.
+
+    ``budget`` caps retries client-wide (see :class:`RetryBudget`): when it is spent, a call
+    fails at once with its last error instead of retrying. ``None`` turns the budget off.
     """
 
     max_attempts: int = 4
@@ -55,6 +62,7 @@ class RetryPolicy:
     max_backoff: float = 8.0
     total_timeout: float | None = 60.0
     max_retry_after: float = 60.0
+    budget: RetryBudget | None = field(default_factory=RetryBudget)
 
     def __post_init__(self) -> None:
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
@@ -64,6 +72,8 @@ class RetryPolicy:
         _positive("max_retry_after", self.max_retry_after, allow_zero=True)
         if self.total_timeout is not None:
             _positive("total_timeout", self.total_timeout)
+        if self.budget is not None and not isinstance(self.budget, RetryBudget):
+            raise InvalidInputError(f"budget must be a RetryBudget or None, got {self.budget!r}")
 
     def backoff_ceiling(self, retry_number: int) -> float:
         """The upper bound of the jittered wait before retry ``retry_number`` (1-based)."""
@@ -73,21 +83,41 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerPolicy:
-    """The circuit breaker: ``fail_max`` consecutive failures open it for ``reset_timeout`` s.
+    """The circuit breaker, counting in one of two ways.
 
-    Failures are 5xx answers, timeouts and connection errors. Any other answer (4xx included,
-    429 too: a quota is not an outage) resets the count. Cancellation counts as nothing.
-    After ``reset_timeout`` one probe request is let through (half-open): its success closes
-    the breaker, its failure opens it again; other calls fail fast meanwhile.
+    Failures are 5xx answers, timeouts and connection errors; any other answer (4xx included,
+    429 too: a quota is not an outage) is a success for the breaker. Cancellation and a client
+    shutting down count as nothing.
+
+    - **Consecutive** (the default, right for modest traffic): ``fail_max`` failures in a row
+      open it; any success resets the count.
+    - **Failure ratio** (set ``failure_ratio``, right under high concurrency, where one blip fails
+      every call in flight at once and a partial outage interleaves successes): it opens when, over
+      the last ``sampling_window`` seconds, at least ``minimum_throughput`` requests finished and
+      the share of failures reached ``failure_ratio``. ``fail_max`` is then not used.
+
+    Open, it refuses calls for ``reset_timeout`` seconds; then one probe request is let through
+    (half-open): its success closes the breaker, its failure opens it again.
     """
 
     fail_max: int = 5
     reset_timeout: float = 30.0
+    failure_ratio: float | None = None
+    minimum_throughput: int = 20
+    sampling_window: float = 30.0
 
     def __post_init__(self) -> None:
         if isinstance(self.fail_max, bool) or not isinstance(self.fail_max, int) or self.fail_max < 1:
             raise InvalidInputError(f"fail_max must be an int >= 1, got {self.fail_max!r}")
         _positive("reset_timeout", self.reset_timeout, allow_zero=True)
+        if self.failure_ratio is not None:
+            ratio = self.failure_ratio
+            if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
+                raise InvalidInputError(f"failure_ratio must be a number in (0, 1], got {ratio!r}")
+        value = self.minimum_throughput
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"minimum_throughput must be an int >= 1, got {value!r}")
+        _positive("sampling_window", self.sampling_window)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,14 +127,39 @@ class ImageLimits:
     ``max_image_bytes`` applies to analyze, tag, describe, detect, OCR, the domain models,
     thumbnails and area of interest (the service takes images under 4 MB). ``max_read_bytes``
     applies to Read, which takes up to 500 MB on paid tiers; set it to ``4 * 1024 * 1024`` on
-    the free tier.
+    the free tier. ``max_v4_image_bytes`` applies to Image Analysis 4.0 (20 MB).
     """
 
     max_image_bytes: int = 4 * MIB
     max_read_bytes: int = 500 * MIB
+    max_v4_image_bytes: int = 20 * MIB
 
     def __post_init__(self) -> None:
-        for name in ("max_image_bytes", "max_read_bytes"):
+        for name in ("max_image_bytes", "max_read_bytes", "max_v4_image_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseLimits:
+    """Largest response body the client will read, per kind of operation.
+
+    Reading stops at the cap with :class:`~vision_async.ResponseTooLargeError` (not retried), so
+    a hostile or broken server cannot make the client hold an unbounded body in memory.
+
+    - ``json_bytes``: every JSON answer of the analyze family (3.2 and 4.0), OCR, the model list
+      and error bodies. Real answers are a few hundred KB at most.
+    - ``read_bytes``: a Read result, which grows with the pages of the document.
+    - ``thumbnail_bytes``: a thumbnail (at most 1024 x 1024 pixels).
+    """
+
+    json_bytes: int = 4 * MIB
+    read_bytes: int = 64 * MIB
+    thumbnail_bytes: int = 8 * MIB
+
+    def __post_init__(self) -> None:
+        for name in ("json_bytes", "read_bytes", "thumbnail_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")

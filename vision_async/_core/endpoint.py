@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError
 
-__all__ = ["API_PATH", "base_url", "is_loopback_host"]
+__all__ = ["API_PATH", "base_url", "is_loopback_host", "root_url"]
 
 #: Where the v3.2 API lives below the resource endpoint.
 API_PATH = "/vision/v3.2"
@@ -24,7 +24,12 @@ def is_loopback_host(host: str) -> bool:
 
 
 def base_url(endpoint: str, *, allow_insecure_http: bool) -> str:
-    """The API's base URL for a resource endpoint, refusing plain http except on loopback."""
+    """The v3.2 API's base URL for a resource endpoint, refusing plain http except on loopback."""
+    return root_url(endpoint, allow_insecure_http=allow_insecure_http) + API_PATH
+
+
+def root_url(endpoint: str, *, allow_insecure_http: bool) -> str:
+    """The resource's root URL (every API version lives below it), refusing plain http except on loopback."""
     parts = urlsplit(endpoint.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"endpoint must be an https:// URL, got {endpoint!r}")
@@ -38,4 +43,4 @@ def base_url(endpoint: str, *, allow_insecure_http: bool) -> str:
     path = parts.path.rstrip("/")
     if path.endswith(API_PATH):
         path = path[: -len(API_PATH)]
-    return f"{parts.scheme}://{parts.netloc}{path}{API_PATH}"
+    return f"{parts.scheme}://{parts.netloc}{path}"

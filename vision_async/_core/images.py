@@ -17,7 +17,16 @@ import anyio
 
 from .._errors import InvalidInputError
 
-__all__ = ["ImageInput", "ImageKind", "PreparedImage", "SupportsRead", "image_size", "prepare_image", "sniff_format"]
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "ImageInput",
+    "ImageKind",
+    "PreparedImage",
+    "SupportsRead",
+    "image_size",
+    "prepare_image",
+    "sniff_format",
+]
 
 
 class SupportsRead(Protocol):
@@ -32,6 +41,8 @@ ImageInput: TypeAlias = Union[str, bytes, bytearray, memoryview, "os.PathLike[st
 MIN_DIMENSION = 50  # the analyze family needs images larger than 50 x 50 pixels
 READ_MIN_DIMENSION = 50  # Read takes 50 x 50 up to 10000 x 10000
 READ_MAX_DIMENSION = 10000
+V4_MIN_DIMENSION = 50  # Image Analysis 4.0: greater than 50 x 50 and less than 16000 x 16000 pixels
+V4_MAX_DIMENSION = 16000
 
 
 class ImageKind(Enum):
@@ -39,10 +50,15 @@ class ImageKind(Enum):
 
     ANALYZE = "analyze"
     READ = "read"
+    V4 = "v4"
 
 
 _IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "BMP")
 _READ_FORMATS = (*_IMAGE_FORMATS, "PDF", "TIFF")
+#: Image Analysis 4.0 (MPO files start as JPEG files do, and are sniffed as JPEG).
+_V4_FORMATS = (*_IMAGE_FORMATS, "WEBP", "ICO", "TIFF")
+#: The formats each kind of operation accepts (as :func:`sniff_format` names them).
+ACCEPTED_FORMATS = {ImageKind.ANALYZE: _IMAGE_FORMATS, ImageKind.READ: _READ_FORMATS, ImageKind.V4: _V4_FORMATS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +79,7 @@ class PreparedImage:
 
 
 def sniff_format(data: bytes) -> str | None:
-    """The format named by the file's magic number: JPEG, PNG, GIF, BMP, PDF, TIFF or None."""
+    """The format named by the file's magic number: JPEG (also MPO), PNG, GIF, BMP, PDF, TIFF, WEBP, ICO or None."""
     if data.startswith(b"\xff\xd8\xff"):
         return "JPEG"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -76,6 +92,25 @@ def sniff_format(data: bytes) -> str | None:
         return "PDF"
     if data.startswith((b"II*\x00", b"MM\x00*")):
         return "TIFF"
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP" and data[12:15] == b"VP8":
+        return "WEBP"
+    if data.startswith(b"\x00\x00\x01\x00") and len(data) >= 22 and data[4:6] != b"\x00\x00":
+        return "ICO"
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        w, h = struct.unpack("<HH", data[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        (bits,) = struct.unpack("<I", data[21:25])
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        w = int.from_bytes(data[24:27], "little") + 1
+        h = int.from_bytes(data[27:30], "little") + 1
+        return w, h
     return None
 
 
@@ -118,6 +153,10 @@ def image_size(data: bytes, fmt: str | None) -> tuple[int, int] | None:
             return abs(int(w)), abs(int(h))
         if fmt == "JPEG":
             return _jpeg_size(data)
+        if fmt == "WEBP":
+            return _webp_size(data)
+        if fmt == "ICO":  # the first entry; 0 means 256
+            return data[6] or 256, data[7] or 256
     except struct.error:
         return None
     return None
@@ -142,10 +181,11 @@ def _check_bytes(data: bytes, kind: ImageKind, max_bytes: int, source: str) -> P
             f"the image ({source}) is {len(data)} bytes; this operation takes less than {max_bytes} bytes"
         )
     fmt = sniff_format(data)
-    allowed = _READ_FORMATS if kind is ImageKind.READ else _IMAGE_FORMATS
+    allowed = ACCEPTED_FORMATS[kind]
     if fmt not in allowed:
         raise InvalidInputError(
-            f"the image ({source}) is not {', '.join(allowed[:-1])} or {allowed[-1]} (unrecognized file header)"
+            f"the image ({source}) is not {', '.join(allowed[:-1])} or {allowed[-1]} "
+            + (f"(it is {fmt})" if fmt else "(unrecognized file header)")
         )
     size = image_size(data, fmt)
     width = height = None
@@ -156,6 +196,12 @@ def _check_bytes(data: bytes, kind: ImageKind, max_bytes: int, source: str) -> P
                 raise InvalidInputError(
                     f"the image ({source}) is {width}x{height} pixels; Read takes "
                     f"{READ_MIN_DIMENSION}x{READ_MIN_DIMENSION} to {READ_MAX_DIMENSION}x{READ_MAX_DIMENSION}"
+                )
+        elif kind is ImageKind.V4:
+            if min(size) <= V4_MIN_DIMENSION or max(size) >= V4_MAX_DIMENSION:
+                raise InvalidInputError(
+                    f"the image ({source}) is {width}x{height} pixels; Image Analysis 4.0 takes images larger "
+                    f"than {V4_MIN_DIMENSION}x{V4_MIN_DIMENSION} and smaller than {V4_MAX_DIMENSION}x{V4_MAX_DIMENSION}"
                 )
         elif min(size) <= MIN_DIMENSION:
             raise InvalidInputError(

@@ -14,12 +14,19 @@ lock is held:
    tripping and listeners do the rest. Cancellation feeds nothing.
 
 Time comes from an injectable monotonic clock, not pybreaker's wall clock, so tests never sleep.
+
+In failure-ratio mode (``BreakerPolicy(failure_ratio=...)``) pybreaker's consecutive counter is
+never allowed to trip (``fail_max`` is set out of reach); a :class:`_Window` of per-second buckets
+counts outcomes over the sampling window, and the breaker calls pybreaker's ``open()`` when the
+ratio is reached. Half-open probes go through pybreaker as in consecutive mode (its success closes,
+its failure re-opens).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +74,55 @@ def _fail() -> None:
     raise _Failure
 
 
+class _Window:
+    """Outcomes over the last ``seconds`` seconds, in one-second buckets (O(1) per outcome)."""
+
+    __slots__ = ("_failures", "_seconds", "_slots", "_successes", "_total_failures", "_total_successes")
+
+    def __init__(self, seconds: float) -> None:
+        size = max(1, math.ceil(seconds))
+        self._seconds = size
+        self._slots = [-1] * size  # which whole second each bucket holds
+        self._successes = [0] * size
+        self._failures = [0] * size
+        self._total_successes = 0
+        self._total_failures = 0
+
+    def _bucket(self, now: float) -> int:
+        second = int(now)
+        index = second % self._seconds
+        if self._slots[index] != second:
+            self._expire(second)
+            self._slots[index] = second
+        return index
+
+    def _expire(self, second: int) -> None:
+        oldest = second - self._seconds
+        for i, held in enumerate(self._slots):
+            if held != -1 and held <= oldest:
+                self._total_successes -= self._successes[i]
+                self._total_failures -= self._failures[i]
+                self._successes[i] = self._failures[i] = 0
+                self._slots[i] = -1
+
+    def add(self, now: float, failure: bool) -> tuple[int, int]:
+        """Record one outcome; return (finished, failures) over the window."""
+        index = self._bucket(now)
+        if failure:
+            self._failures[index] += 1
+            self._total_failures += 1
+        else:
+            self._successes[index] += 1
+            self._total_successes += 1
+        return self._total_successes + self._total_failures, self._total_failures
+
+    def clear(self) -> None:
+        for i in range(self._seconds):
+            self._slots[i] = -1
+            self._successes[i] = self._failures[i] = 0
+        self._total_successes = self._total_failures = 0
+
+
 class _Listener(pybreaker.CircuitBreakerListener):
     def __init__(self, owner: Breaker) -> None:
         self._owner = owner
@@ -92,8 +148,10 @@ class Breaker:
         self._lock = threading.Lock()
         self._opened_at = 0.0
         self._probe_in_flight = False
+        self._window = _Window(policy.sampling_window) if policy.failure_ratio is not None else None
+        self._ratio_trip: tuple[int, int] | None = None
         self._cb = pybreaker.CircuitBreaker(
-            fail_max=policy.fail_max,
+            fail_max=policy.fail_max if self._window is None else 2**62,
             # pybreaker's own (wall clock) timer is never consulted: admit() moves open -> half-open.
             reset_timeout=policy.reset_timeout,
             listeners=[_Listener(self)],
@@ -109,6 +167,12 @@ class Breaker:
         """Consecutive failures counted so far."""
         return self._cb.fail_counter
 
+    def open_remaining(self) -> float:
+        """Seconds before an open breaker lets a probe through (0.0 unless open)."""
+        if self._cb.current_state != pybreaker.STATE_OPEN:
+            return 0.0
+        return max(0.0, self._opened_at + self.policy.reset_timeout - self._clock())
+
     def admit(self) -> Ticket:
         """Let one request through, or raise :class:`CircuitOpenError` without sending anything."""
         cb = self._cb
@@ -121,8 +185,7 @@ class Breaker:
                 remaining = self._opened_at + self.policy.reset_timeout - self._clock()
                 if remaining > 0:
                     raise CircuitOpenError(
-                        f"circuit breaker is open after {cb.fail_counter} consecutive failures; "
-                        f"next probe allowed in {remaining:.3f}s",
+                        f"circuit breaker is open after failures; next probe allowed in {remaining:.3f}s",
                         retry_after=remaining,
                     )
                 cb.half_open()
@@ -139,6 +202,10 @@ class Breaker:
 
     def record(self, ticket: Ticket, outcome: Outcome) -> None:
         """Feed a finished request's outcome to the state machine."""
+        window = self._window
+        if window is not None and not ticket.probe and outcome != "neutral":
+            self._record_ratio(outcome == "failure")
+            return
         if (
             outcome == "success"
             and not ticket.probe
@@ -157,16 +224,40 @@ class Breaker:
             with contextlib.suppress(_Failure, pybreaker.CircuitBreakerError):
                 self._cb.call(_succeed if outcome == "success" else _fail)
 
+    def _record_ratio(self, failure: bool) -> None:
+        assert self._window is not None
+        if self._cb.current_state != pybreaker.STATE_CLOSED:
+            return  # a late answer from before the breaker opened changes nothing
+        finished, failures = self._window.add(self._clock(), failure)
+        policy = self.policy
+        assert policy.failure_ratio is not None
+        if failure and finished >= policy.minimum_throughput and failures >= policy.failure_ratio * finished:
+            with self._lock:
+                if self._cb.current_state == pybreaker.STATE_CLOSED:
+                    self._ratio_trip = (failures, finished)
+                    self._cb.open()
+
     def _state_changed(self, old: str | None, new: str) -> None:
         # Called by pybreaker inside its lock; only bookkeeping and logging here.
         if new == pybreaker.STATE_OPEN:
             self._opened_at = self._clock()
+        if new == pybreaker.STATE_CLOSED and self._window is not None:
+            self._window.clear()
         event = BreakerStateChange(
             old_state=BreakerState(old) if old else BreakerState.CLOSED,
             new_state=BreakerState(new),
             failures=self._cb.fail_counter,
         )
-        if new == pybreaker.STATE_OPEN:
+        if new == pybreaker.STATE_OPEN and self._ratio_trip is not None:
+            failures, finished = self._ratio_trip
+            self._ratio_trip = None
+            logger.warning(
+                "circuit breaker opened: %d of the last %d requests failed; probing again in %.1fs",
+                failures,
+                finished,
+                self.policy.reset_timeout,
+            )
+        elif new == pybreaker.STATE_OPEN:
             logger.warning(
                 "circuit breaker opened after %d consecutive failures; probing again in %.1fs",
                 event.failures,

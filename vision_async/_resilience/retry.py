@@ -11,13 +11,15 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import tenacity
 
 from .._errors import APIConnectionError, APIStatusError, VisionError
 from .._events import OnRetry, RetryEvent, call_hook
 from .._policies import RetryPolicy
+from .cooldown import CooldownTimeout
+from .stats import Counters
 
 __all__ = ["RETRYABLE_STATUS", "Retrier", "is_retryable", "parse_retry_after"]
 
@@ -82,11 +84,15 @@ def parse_retry_after(
     return None
 
 
+#: Timeouts that come from the call's own deadline, not from the service: never worth a retry.
+_DEADLINE_ERRORS: tuple[type[VisionError], ...] = (CooldownTimeout,)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether a failed attempt is worth another one."""
     if isinstance(exc, APIStatusError):
         return exc.status_code in RETRYABLE_STATUS
-    return isinstance(exc, APIConnectionError)
+    return isinstance(exc, APIConnectionError) and not isinstance(exc, _DEADLINE_ERRORS)
 
 
 class Retrier:
@@ -100,22 +106,30 @@ class Retrier:
         sleep: Callable[[float], Awaitable[object]],
         rand: Callable[[], float] = random.random,
         on_retry: OnRetry | None = None,
+        budget: Any = None,
+        counters: Counters | None = None,
     ) -> None:
         self.policy = policy
+        self.budget = budget
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
         self._on_retry = on_retry
+        self._counters = counters if counters is not None else Counters()
         self._retry = tenacity.retry_if_exception(is_retryable)
 
-    async def call(self, attempt: Callable[[], Awaitable[T]], *, operation: str) -> T:
+    async def call(self, attempt: Callable[[], Awaitable[T]], *, operation: str, deadline: float | None) -> T:
         """Call ``attempt()`` until it succeeds, fails for good, or the policy gives up.
 
-        The first attempt runs without tenacity (most calls succeed, and building tenacity's
-        machinery costs tens of microseconds); a retryable failure hands over to tenacity, which
-        is given that failure as its first attempt, so waits and limits count it as usual.
+        ``deadline`` (on the retrier's clock) is the call's one total deadline: no wait is started
+        that would end after it. The first attempt runs without tenacity (most calls succeed, and
+        building tenacity's machinery costs tens of microseconds); a retryable failure hands over
+        to tenacity, which is given that failure as its first attempt, so waits and limits count
+        it as usual.
         """
-        start = self._clock()
+        budget = self.budget
+        if budget is not None:
+            budget.record_request(self._clock())
         try:
             return await attempt()
         except VisionError as exc:
@@ -128,12 +142,13 @@ class Retrier:
                 raise first.pop()
             return await attempt()
 
-        return await self._retrying(operation, start)(replay_then_attempt)
+        return await self._retrying(operation, deadline)(replay_then_attempt)
 
-    def _retrying(self, operation: str, start: float) -> tenacity.AsyncRetrying:
+    def _retrying(self, operation: str, deadline: float | None) -> tenacity.AsyncRetrying:
         policy = self.policy
         clock = self._clock
-        deadline = None if policy.total_timeout is None else start + policy.total_timeout
+        budget = self.budget
+        counters = self._counters
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = _exception(state)
@@ -152,6 +167,9 @@ class Retrier:
                 reason = f"server asks for {upcoming:.3f}s, above max_retry_after={policy.max_retry_after}s"
             elif deadline is not None and clock() + upcoming > deadline:
                 reason = f"a {upcoming:.3f}s wait would pass the total deadline of {policy.total_timeout}s"
+            elif budget is not None and not budget.try_spend_retry(clock()):
+                counters.retries_refused += 1
+                reason = "the retry budget is spent (too many retries client-wide)"
             if reason is not None:
                 logger.debug(
                     "%s: not retrying after attempt %d (%s): %s",
@@ -166,6 +184,7 @@ class Retrier:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = _exception(state)
             wait_s = state.upcoming_sleep
+            counters.retries += 1
             logger.debug("%s: attempt %d failed (%s), retrying in %.3fs", operation, state.attempt_number, exc, wait_s)
             call_hook(
                 self._on_retry,

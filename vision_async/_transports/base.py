@@ -1,46 +1,203 @@
-"""The network seam: one request out through an ``httpx.AsyncBaseTransport``, one response in.
+"""The network seam: one request out, one fully read (and capped) response in.
 
-``httpx.AsyncClient`` is deliberately not used: its per-request overhead (cookie jar, event hooks,
-redirect machinery, a pool scan per request) is the bottleneck under concurrency. Requests are
-built by the caller and handed straight to a transport, which stays the one seam for networking:
-a user's own transport, ``httpx.MockTransport``, respx, or the in-process emulator.
+The pipeline hands a transport an :class:`OutgoingRequest` (method, absolute URL, headers, body,
+the attempt's timeout and a cap on the response body) and gets a :class:`RawResponse` back, or a
+:class:`~vision_async.VisionError`. Secret header values travel as objects with a redacted repr
+and a ``reveal()`` method; a transport reveals them only while writing them to the wire.
 
-This is the one place where foreign exceptions (httpx, httpcore, anyio, OSError) become
-vision_async exceptions, each with ``raise ... from exc``.
+Transports:
+
+- :class:`~vision_async._transports.pool.PoolTransport`: the default, a lean HTTP/1.1 pool on
+  h11 and anyio (asyncio and trio).
+- :class:`HttpxTransport`: wraps any ``httpx.AsyncBaseTransport`` (a user's own,
+  ``httpx.MockTransport``, respx, the in-process emulator).
+- :class:`~vision_async._transports.aiohttp.AiohttpTransport`: the ``speed`` extra (asyncio only).
+
+:func:`translate_exception` is the one place where foreign exceptions (httpx, httpcore, h11,
+aiohttp, anyio, OSError) become vision_async exceptions; every transport raises its result with
+``raise ... from exc`` after :func:`scrub_traceback` has cleared the foreign frames' locals.
 """
 
 from __future__ import annotations
 
 import ssl
+import traceback
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
+import h11
+import httpcore
 import httpx
 
-from .._errors import APIConnectionError, APITimeoutError, ResponseValidationError, VisionError
+from .._errors import APIConnectionError, APITimeoutError, ResponseTooLargeError, ResponseValidationError, VisionError
 
-__all__ = ["RawResponse", "Transport", "default_transport", "translate_exception"]
+__all__ = [
+    "ERROR_BODY_CAP",
+    "HeaderValue",
+    "HttpxTransport",
+    "OutgoingRequest",
+    "RawResponse",
+    "ResponseHeaders",
+    "Revealable",
+    "Transport",
+    "TransportStats",
+    "default_transport",
+    "read_capped",
+    "reveal",
+    "scrub_traceback",
+    "translate_exception",
+]
 
-# Exceptions from these packages are networking failures, whatever their class.
-_NETWORK_MODULES = frozenset({"httpx", "httpcore", "h11", "h2"})
+#: At most this much of a non-2xx body is read (enough for any error JSON or gateway page).
+ERROR_BODY_CAP = 64 * 1024
+
+
+class Revealable(Protocol):
+    """A secret header value: its repr is redacted; ``reveal()`` gives the wire value."""
+
+    def reveal(self) -> str: ...
+
+
+HeaderValue = str | Revealable
+
+
+def reveal(value: HeaderValue) -> str:
+    return value if isinstance(value, str) else value.reveal()
+
+
+@dataclass(slots=True)
+class OutgoingRequest:
+    """Everything a transport needs to send one attempt."""
+
+    method: str
+    url: str  # absolute, query string already encoded
+    headers: tuple[tuple[str, HeaderValue], ...]
+    content: bytes | None
+    timeout: float | None  # bounds the whole exchange: pool wait, connect, send, wait, read
+    max_body: int | None  # the response body may not be larger (None: no cap)
+
+    def __repr__(self) -> str:  # never show header values or the body
+        return f"OutgoingRequest({self.method} {self.url.split('?', 1)[0]})"
+
+    @property
+    def what(self) -> str:
+        """``METHOD /path`` for messages."""
+        return f"{self.method} {httpx.URL(self.url).path}"
+
+
+class ResponseHeaders(Mapping[str, str]):
+    """Response headers, looked up case-insensitively; repeated headers are joined with ", "."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        merged: dict[str, str] = {}
+        for name, value in items:
+            key = name.lower()
+            merged[key] = f"{merged[key]}, {value}" if key in merged else value
+        self._items = merged
+
+    @classmethod
+    def from_lowercase_bytes(cls, items: Iterable[tuple[bytes, bytes]]) -> ResponseHeaders:
+        """From h11's already lower-cased ``(name, value)`` byte pairs."""
+        self = cls.__new__(cls)
+        merged: dict[str, str] = {}
+        for raw_name, raw_value in items:
+            name = raw_name.decode("latin-1")
+            value = raw_value.decode("latin-1")
+            merged[name] = f"{merged[name]}, {value}" if name in merged else value
+        self._items = merged
+        return self
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()]
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return self._items.get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"ResponseHeaders({self._items!r})"
 
 
 @dataclass(slots=True)
 class RawResponse:
-    """A fully read response."""
+    """A fully read response. ``headers`` looks names up case-insensitively."""
 
     status_code: int
     reason: str
-    headers: httpx.Headers
+    headers: Mapping[str, str]
     content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TransportStats:
+    """A snapshot of a transport's connections (zeros where a wrapped transport cannot tell)."""
+
+    open_connections: int  # connections open now, busy or idle
+    idle_connections: int  # of which idle in the pool
+    connections_opened: int  # since the transport was made
+    stale_resends: int  # requests resent at once because a reused connection had been closed by the server
+
+
+class Transport(Protocol):
+    """What the pipeline sends through."""
+
+    async def send(self, request: OutgoingRequest) -> RawResponse: ...
+
+    async def aclose(self) -> None: ...
+
+    def stats(self) -> TransportStats: ...
 
 
 def default_transport(
     *, max_connections: int, verify: ssl.SSLContext | bool = True, http2: bool = False
 ) -> httpx.AsyncHTTPTransport:
-    """The transport a client makes (and closes) when it is given none."""
+    """httpx's own pooled transport (kept for callers that want httpcore's pool or HTTP/2)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     return httpx.AsyncHTTPTransport(limits=limits, verify=verify, http2=http2, retries=0)
+
+
+# -- the one boundary where foreign exceptions are translated ---------------------------------
+
+# Checked in order; the first base class that matches wins. Every exception class that httpx,
+# httpcore and h11 export is covered (tests/test_transport.py enumerates them).
+_TIMEOUTS: tuple[type[BaseException], ...] = (
+    httpx.TimeoutException,
+    httpcore.TimeoutException,
+    TimeoutError,
+)
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    # httpx: transport, protocol and stream errors, and a URL it cannot send to
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    httpx.CookieConflict,
+    httpx.StreamError,
+    # httpcore
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ConnectionNotAvailable,
+    # h11 (the default pool parses with it)
+    h11.ProtocolError,
+    # anyio streams and the OS (ssl.SSLError is an OSError)
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    OSError,
+)
 
 
 def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
@@ -51,43 +208,148 @@ def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
     """
     if isinstance(exc, VisionError):
         return exc
-    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+    if type(exc).__module__.startswith("aiohttp"):
+        from .aiohttp import translate_aiohttp_exception  # aiohttp is loaded: it raised this
+
+        return translate_aiohttp_exception(exc, what=what)
+    if isinstance(exc, _TIMEOUTS):
         return APITimeoutError(f"{what}: timed out ({type(exc).__name__})")
     if isinstance(exc, httpx.DecodingError):
         return ResponseValidationError(f"{what}: the response body could not be decoded ({exc})")
-    if (
-        isinstance(exc, anyio.BrokenResourceError | anyio.ClosedResourceError | anyio.EndOfStream | OSError)
-        or type(exc).__module__.split(".")[0] in _NETWORK_MODULES
-    ):
-        return APIConnectionError(f"{what}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, _CONNECTION_ERRORS):
+        detail = str(exc)
+        return APIConnectionError(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
     return None
 
 
-class Transport:
-    """Sends requests through an ``httpx.AsyncBaseTransport`` and reads the whole answer."""
+def scrub_traceback(exc: BaseException) -> None:
+    """Clear the locals of every finished frame on ``exc``'s traceback (and its causes').
+
+    A foreign exception raised while a request was written has the wire headers (the key or
+    token) in the locals of library frames; a locals-capturing renderer (Sentry, rich) would
+    show them under the VisionError that chains to it.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
+
+
+def timeout_error(request: OutgoingRequest) -> APITimeoutError:
+    return APITimeoutError(f"{request.what}: no complete answer within the attempt timeout of {request.timeout}s")
+
+
+def too_large(declared: int | None, limit: int) -> ResponseTooLargeError:
+    if declared is not None:
+        return ResponseTooLargeError(
+            f"the response declares {declared} bytes, above the cap of {limit} bytes", limit=limit
+        )
+    return ResponseTooLargeError(f"the response grew past the cap of {limit} bytes; reading stopped", limit=limit)
+
+
+def declared_length(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() else None
+
+
+async def read_capped(chunks: AsyncIterable[bytes], *, status: int, declared: int | None, limit: int | None) -> bytes:
+    """Read a body from ``chunks``, never holding much more than the cap.
+
+    A 2xx body larger than ``limit`` raises :class:`ResponseTooLargeError` (before reading, when
+    the length is declared). Any other body is cut at :data:`ERROR_BODY_CAP` (or ``limit``, if
+    smaller) without an error: the caller still builds the status error from what was read.
+    """
+    success = 200 <= status < 300
+    cap = limit if success else min(limit, ERROR_BODY_CAP) if limit is not None else ERROR_BODY_CAP
+    if success and cap is not None and declared is not None and declared > cap:
+        raise too_large(declared, cap)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if cap is not None and size > cap:
+            if success:
+                raise too_large(None, cap)
+            parts.append(chunk[: len(chunk) - (size - cap)])
+            break
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+# -- any httpx transport --------------------------------------------------------------------
+
+
+def _httpx_request(request: OutgoingRequest) -> httpx.Request:
+    # Secrets are revealed here, in a frame that has returned before anything is sent.
+    timeout = request.timeout
+    extensions = (
+        {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
+        if timeout is not None
+        else {}
+    )
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=[(name, reveal(value)) for name, value in request.headers],
+        content=request.content,
+        extensions=extensions,
+    )
+
+
+class HttpxTransport:
+    """Sends requests through an ``httpx.AsyncBaseTransport`` and reads the answer up to its cap."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport, *, owned: bool) -> None:
         self._transport = transport
         self._owned = owned
 
-    async def send(self, request: httpx.Request, *, timeout: float | None) -> RawResponse:
-        """Send ``request`` and read its body; ``timeout`` bounds the whole exchange."""
-        what = f"{request.method} {request.url.path}"
+    @property
+    def wrapped(self) -> httpx.AsyncBaseTransport:
+        return self._transport
+
+    async def send(self, request: OutgoingRequest) -> RawResponse:
+        """Send ``request`` and read its body; ``request.timeout`` bounds the whole exchange."""
         try:
-            with anyio.fail_after(timeout):
-                response = await self._transport.handle_async_request(request)
-                try:
-                    content = await response.aread()
-                finally:
-                    await response.aclose()
+            with anyio.fail_after(request.timeout):
+                return await self._exchange(request)
         except TimeoutError as exc:  # our own fail_after: the attempt timeout
-            raise APITimeoutError(f"{what}: no complete answer within the attempt timeout of {timeout}s") from exc
+            scrub_traceback(exc)
+            raise timeout_error(request) from exc
+        except VisionError:
+            raise
         except Exception as exc:
-            mapped = translate_exception(exc, what=what)
+            mapped = translate_exception(exc, what=request.what)
             if mapped is None:
                 raise
+            scrub_traceback(exc)
             raise mapped from exc
-        return RawResponse(response.status_code, response.reason_phrase, response.headers, content)
+
+    async def _exchange(self, request: OutgoingRequest) -> RawResponse:
+        response = await self._transport.handle_async_request(_httpx_request(request))
+        try:
+            content = await read_capped(
+                response.aiter_bytes(),
+                status=response.status_code,
+                declared=declared_length(response.headers.get("content-length")),
+                limit=request.max_body,
+            )
+        finally:
+            await response.aclose()
+        headers = ResponseHeaders(response.headers.multi_items())
+        return RawResponse(response.status_code, response.reason_phrase, headers, content)
+
+    def stats(self) -> TransportStats:
+        """Connection counts when the wrapped transport is httpx's own pool, else zeros."""
+        pool = getattr(self._transport, "_pool", None)
+        connections = getattr(pool, "connections", None)
+        if not isinstance(connections, list):
+            return TransportStats(0, 0, 0, 0)
+        idle = sum(1 for connection in connections if connection.is_idle())
+        return TransportStats(len(connections), idle, 0, 0)
 
     async def aclose(self) -> None:
         """Close the transport if this client made it; never a transport it was given."""

@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
+from .._core.endpoint import API_PATH
 from .._core.pipeline import Pipeline, Response
 from .._errors import APITimeoutError, InvalidInputError, ReadOperationFailedError, ResponseValidationError
 from .._resilience.retry import parse_retry_after
@@ -53,28 +54,37 @@ class ReadPoller:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[object]],
         wall_clock: Callable[[], float],
+        max_body: int | None = None,
     ) -> None:
         self._pipeline = pipeline
+        self._max_body = max_body
         self._clock = clock
         self._sleep = sleep
         self._wall_clock = wall_clock
 
-    async def get(self, operation_id: str) -> tuple[ReadOperationResult, float | None]:
-        """One poll: the operation's state and the Retry-After the service sent with it."""
+    async def get(self, operation_id: str, *, resource: str | None = None) -> tuple[ReadOperationResult, float | None]:
+        """One poll: the operation's state and the Retry-After the service sent with it.
+
+        ``resource`` pins the poll to the resource that accepted the operation.
+        """
         op_id = check_operation_id(operation_id)
         response: Response = await self._pipeline.call(
-            "get_read_result", "GET", f"/read/analyzeResults/{quote(op_id, safe='')}"
+            "get_read_result",
+            "GET",
+            f"{API_PATH}/read/analyzeResults/{quote(op_id, safe='')}",
+            max_body=self._max_body,
+            resource=resource,
         )
         result = response.parse(ReadOperationResult, "get_read_result")
         return result, parse_retry_after(response.headers, None, now=self._wall_clock)
 
-    async def wait(self, operation_id: str, *, timeout: float) -> ReadOperationResult:
+    async def wait(self, operation_id: str, *, timeout: float, resource: str | None = None) -> ReadOperationResult:
         """Poll until succeeded (returned) or failed (:class:`ReadOperationFailedError`)."""
         deadline = self._clock() + timeout
         polls = 0
         backoff = FIRST_POLL_WAIT
         while True:
-            result, retry_after = await self.get(operation_id)
+            result, retry_after = await self.get(operation_id, resource=resource)
             polls += 1
             if result.status is OperationStatus.SUCCEEDED:
                 logger.debug("read %s succeeded after %d polls", operation_id, polls)
@@ -83,12 +93,13 @@ class ReadPoller:
                 raise ReadOperationFailedError(
                     f"Read operation {operation_id} failed", operation_id=operation_id, request_id=result.request_id
                 )
+            state = result.status.value if result.status is not None else "without a status"
             wait = retry_after if retry_after is not None else backoff
             backoff = min(MAX_POLL_WAIT, backoff * 2)
             if self._clock() + wait > deadline:
                 raise APITimeoutError(
-                    f"Read operation {operation_id} still {result.status.value} after {timeout}s ({polls} polls)",
+                    f"Read operation {operation_id} still {state} after {timeout}s ({polls} polls)",
                     request_id=result.request_id,
                 )
-            logger.debug("read %s is %s; polling again in %.3fs", operation_id, result.status.value, wait)
+            logger.debug("read %s is %s; polling again in %.3fs", operation_id, state, wait)
             await self._sleep(wait)

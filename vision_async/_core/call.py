@@ -1,0 +1,97 @@
+"""One logical call as the layers see it, the successful Response, and how layers compose."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from .._errors import ClientClosedError, ResponseValidationError
+from .parse import load_json_object
+
+if TYPE_CHECKING:
+    from .lanes import Lane
+
+__all__ = ["Call", "Handler", "Layer", "Response", "closed_in_flight", "compose", "request_id_of"]
+
+
+REQUEST_ID_HEADERS = ("apim-request-id", "x-ms-request-id", "x-request-id")
+
+
+class _FromJson(Protocol):
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> Any: ...
+
+
+R = TypeVar("R", bound=_FromJson)
+
+
+@dataclass(slots=True)
+class Response:
+    """A successful answer: status, headers, body, the request id and the resource that answered."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    request_id: str | None
+    resource: str | None = None
+    attempts: int = 1
+
+    def parse(self, cls: type[R], operation: str) -> R:
+        """The body as a ``cls`` result; any mismatch is a ResponseValidationError with the request id."""
+        try:
+            result: R = cls.from_json(load_json_object(self.content, operation), request_id=self.request_id)
+        except ResponseValidationError as exc:
+            exc.request_id = exc.request_id or self.request_id
+            raise
+        return result
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+@dataclass(slots=True, eq=False)
+class Call:
+    """One logical call as the layers see it."""
+
+    operation: str
+    method: str
+    path: str  # below the resource's root URL, e.g. "/vision/v3.2/tag"
+    query: str = ""  # already encoded, without "?"
+    content: bytes | None = None
+    content_type: str | None = None
+    expect: int = 200
+    accept: str = "application/json"
+    max_body: int | None = None
+    deadline: float | None = None  # on the client's clock; None: no total deadline
+    attempts: int = 0
+    lane: Lane | None = None  # pinned: every attempt goes to this resource (Read polling)
+    avoid: Lane | None = None  # the resource whose attempt just failed: a retry prefers another
+    answered_by: Lane | None = None
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+class Layer(Protocol):
+    """One step of the chain: wraps the handler of the steps inside it."""
+
+    def wrap(self, inner: Handler) -> Handler: ...
+
+
+def compose(layers: Sequence[Layer | None], terminal: Handler) -> Handler:
+    """``layers[0]`` outermost; ``None`` entries (layers switched off) are skipped."""
+    handler = terminal
+    for layer in reversed(layers):
+        if layer is not None:
+            handler = layer.wrap(handler)
+    return handler
+
+
+def closed_in_flight(operation: str) -> ClientClosedError:
+    return ClientClosedError(f"{operation}: the client was closed while the call was in flight")

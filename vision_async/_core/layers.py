@@ -1,0 +1,318 @@
+"""The pipeline's layers, each an object with one job and a ``wrap(inner) -> handler`` method.
+
+Call level, outermost first: :class:`Lifecycle`, :class:`Bulkhead`, :class:`Deadline`,
+:class:`RetryLayer`. Attempt level, on the resource the router picked: :class:`Gate` (429
+cool-down), :class:`RateLimitLayer` (rate limit, adaptive), :class:`BreakerLayer`, :class:`Send`
+(attempt timeout, signing, the transport, status to error).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._errors import (
+    APIStatusError,
+    APITimeoutError,
+    ClientClosedError,
+    RateLimitError,
+    ResponseValidationError,
+    VisionError,
+    error_from_response,
+)
+from .._resilience.adaptive import AdaptiveRate
+from .._resilience.breaker import Breaker, Outcome, counts_as_failure
+from .._resilience.cooldown import Cooldown
+from .._resilience.rate_limit import RateLimiter
+from .._resilience.retry import Retrier, parse_retry_after
+from .._resilience.stats import Counters
+from .._transports.base import OutgoingRequest, RawResponse, Transport
+from .auth import Auth
+from .call import Call, Handler, Response, closed_in_flight, request_id_of
+
+if TYPE_CHECKING:
+    from .lanes import Lane
+
+__all__ = ["BreakerLayer", "Bulkhead", "Deadline", "Gate", "Lifecycle", "RateLimitLayer", "RetryLayer", "Send"]
+
+logger = logging.getLogger("vision_async.pipeline")
+
+
+class Lifecycle:
+    """Refuses calls once the client is closing, and ends calls in flight when it closes.
+
+    Every call runs in its own cancel scope; :meth:`shutdown` cancels them all and each ends with
+    :class:`ClientClosedError` (never retried, never counted by the breaker, the budget or the
+    adaptive limiter). Also keeps the call-level counters.
+    """
+
+    def __init__(self, counters: Counters) -> None:
+        self.closing = False
+        self._counters = counters
+        self._scopes: set[anyio.CancelScope] = set()
+
+    def shutdown(self) -> None:
+        self.closing = True
+        for scope in list(self._scopes):
+            scope.cancel()
+
+    def check(self) -> None:
+        if self.closing:
+            raise ClientClosedError("this VisionClient is closed; create a new one")
+
+    def wrap(self, inner: Handler) -> Handler:
+        counters = self._counters
+        scopes = self._scopes
+
+        async def lifecycle(call: Call) -> Response:
+            self.check()
+            scope = anyio.CancelScope()
+            scopes.add(scope)
+            counters.in_flight += 1
+            try:
+                with scope:
+                    response = await inner(call)
+                    counters.successes += 1
+                    return response
+            except VisionError as exc:
+                counters.failures[type(exc).__name__] += 1
+                raise
+            finally:
+                counters.in_flight -= 1
+                scopes.discard(scope)
+            # Only reached when shutdown() cancelled this call's scope.
+            counters.failures["ClientClosedError"] += 1
+            raise closed_in_flight(call.operation)
+
+        return lifecycle
+
+
+class Bulkhead:
+    """At most ``limit`` calls at once; the others wait in line (an anyio CapacityLimiter)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limiter = anyio.CapacityLimiter(limit)
+
+    def wrap(self, inner: Handler) -> Handler:
+        limiter = self.limiter
+
+        async def bulkhead(call: Call) -> Response:
+            async with limiter:
+                return await inner(call)
+
+        return bulkhead
+
+
+class Deadline:
+    """Sets the call's one total deadline, ``total`` seconds from now on the client's clock."""
+
+    def __init__(self, total: float, clock: Callable[[], float]) -> None:
+        self.total = total
+        self._clock = clock
+
+    def wrap(self, inner: Handler) -> Handler:
+        total = self.total
+        clock = self._clock
+
+        async def deadline(call: Call) -> Response:
+            if call.deadline is None:
+                call.deadline = clock() + total
+            return await inner(call)
+
+        return deadline
+
+
+class RetryLayer:
+    """Runs the inner chain again on retryable failures, as the :class:`Retrier` decides."""
+
+    def __init__(self, retrier: Retrier) -> None:
+        self.retrier = retrier
+
+    def wrap(self, inner: Handler) -> Handler:
+        retrier = self.retrier
+
+        async def retry(call: Call) -> Response:
+            return await retrier.call(lambda: inner(call), operation=call.operation, deadline=call.deadline)
+
+        return retry
+
+
+class Gate:
+    """The 429 cool-down: holds new attempts while the resource asked for a pause."""
+
+    def __init__(self, cooldown: Cooldown) -> None:
+        self.cooldown = cooldown
+
+    def wrap(self, inner: Handler) -> Handler:
+        cooldown = self.cooldown
+
+        async def gate(call: Call) -> Response:
+            await cooldown.wait(deadline=call.deadline)
+            try:
+                return await inner(call)
+            except RateLimitError as exc:
+                cooldown.on_throttle(exc.retry_after)
+                raise
+
+        return gate
+
+
+class RateLimitLayer:
+    """Takes a token from the rate limiter for every attempt, and tells the adaptive rate how it went.
+
+    The adaptive rate changes the limiter's rate itself (its ``on_change``); a 429 cuts the rate
+    only once per wave: attempts that started waiting before the last cut do not cut it again.
+    """
+
+    def __init__(self, limiter: RateLimiter | None, adaptive: AdaptiveRate | None, clock: Callable[[], float]) -> None:
+        self.limiter = limiter
+        self.adaptive = adaptive
+        self._clock = clock
+
+    def wrap(self, inner: Handler) -> Handler:
+        limiter = self.limiter
+        adaptive = self.adaptive
+        clock = self._clock
+
+        async def rate_limit(call: Call) -> Response:
+            started = clock()
+            if limiter is not None:
+                await limiter.acquire(deadline=call.deadline)
+            if adaptive is None:
+                return await inner(call)
+            adaptive.on_send(clock())
+            try:
+                response = await inner(call)
+            except RateLimitError:
+                adaptive.on_throttle(clock(), started_at=started)
+                raise
+            adaptive.on_success(clock())
+            return response
+
+        return rate_limit
+
+
+class BreakerLayer:
+    """Admits the attempt through the circuit breaker and reports how it ended."""
+
+    def __init__(self, breaker: Breaker) -> None:
+        self.breaker = breaker
+
+    def wrap(self, inner: Handler) -> Handler:
+        breaker = self.breaker
+
+        async def circuit(call: Call) -> Response:
+            ticket = breaker.admit()
+            outcome: Outcome = "neutral"  # cancellation counts as nothing
+            try:
+                response = await inner(call)
+                outcome = "success"
+                return response
+            except ClientClosedError:
+                raise  # a shutdown is not an outage
+            except VisionError as exc:
+                outcome = "failure" if counts_as_failure(exc) else "success"
+                raise
+            finally:
+                breaker.record(ticket, outcome)
+
+        return circuit
+
+
+class Send:
+    """The innermost step: sign, send with the attempt timeout, turn the answer into a Response or an error."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        auth: Auth,
+        root: str,
+        timeout: float | None,
+        user_agent: str,
+        lifecycle: Lifecycle,
+        lane: Lane,
+        clock: Callable[[], float],
+        redact: Callable[[str], str] | None,
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self._transport = transport
+        self._auth = auth
+        self._root = root
+        self._timeout = timeout
+        self._user_agent = user_agent
+        self._lifecycle = lifecycle
+        self._lane = lane
+        self._clock = clock
+        self._redact = redact
+        self._wall_clock = wall_clock
+
+    async def __call__(self, call: Call) -> Response:
+        lifecycle = self._lifecycle
+        lifecycle.check()
+        timeout = self._timeout
+        by_deadline = False
+        if call.deadline is not None:
+            left = call.deadline - self._clock()
+            if left <= 0:
+                raise APITimeoutError(f"{call.operation}: the total deadline ran out before the attempt")
+            if timeout is None or left < timeout:
+                timeout, by_deadline = left, True
+        name, secret = await self._auth.secret_header()
+        headers: list[tuple[str, Any]] = [("Accept", call.accept), ("User-Agent", self._user_agent), (name, secret)]
+        if call.content_type is not None:
+            headers.append(("Content-Type", call.content_type))
+        url = self._root + call.path
+        if call.query:
+            url = f"{url}?{call.query}"
+        request = OutgoingRequest(call.method, url, tuple(headers), call.content, timeout, call.max_body)
+        self._lane.counters.requests += 1
+        try:
+            raw = await self._transport.send(request)
+        except APITimeoutError as exc:
+            if lifecycle.closing:
+                raise ClientClosedError(
+                    f"{call.operation}: the client was closed while the call was in flight"
+                ) from None
+            if by_deadline:
+                raise APITimeoutError(
+                    f"{call.operation}: the total deadline ran out during attempt {call.attempts}"
+                ) from exc
+            raise
+        except VisionError:
+            if lifecycle.closing:
+                raise ClientClosedError(
+                    f"{call.operation}: the client was closed while the call was in flight"
+                ) from None
+            raise
+        if raw.status_code != call.expect:
+            raise self._error(call.operation, raw)
+        return Response(raw.status_code, raw.headers, raw.content, request_id_of(raw.headers))
+
+    def _error(self, operation: str, raw: RawResponse) -> VisionError:
+        request_id = request_id_of(raw.headers)
+        if 200 <= raw.status_code < 300:
+            return ResponseValidationError(
+                f"{operation}: unexpected success status {raw.status_code}", request_id=request_id
+            )
+        retry_after = None
+        if raw.status_code == 429 or raw.status_code >= 500:
+            retry_after = parse_retry_after(raw.headers, raw.content, now=self._wall_clock)
+        if raw.status_code == 429:
+            self._lane.counters.throttled += 1
+        kwargs: dict[str, Any] = {}
+        if self._redact is not None:
+            kwargs["redact"] = self._redact
+        error: APIStatusError = error_from_response(
+            raw.status_code, raw.reason, raw.content, request_id=request_id, retry_after=retry_after, **kwargs
+        )
+        if 300 <= raw.status_code < 400:
+            error.message = (
+                f"{operation}: the service answered with a redirect ({raw.status_code}); redirects are "
+                "not followed, so that the key is never sent elsewhere. Check the endpoint."
+            )
+        logger.debug("%s: HTTP %d %s/%s", operation, raw.status_code, error.code, error.inner_code)
+        return error

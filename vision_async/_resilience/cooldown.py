@@ -1,0 +1,71 @@
+"""The 429 cool-down gate: one throttled answer pauses new attempts of every call of a resource.
+
+Azure's quota is per resource and shared by every call, so when the service answers 429 with a
+wait of W seconds, the calls that have not hit it yet would only hit it too. The gate holds every
+new attempt until W has passed (the longest wait asked for wins), then lets them through to the
+rate limiter, which spaces them out again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+from .._errors import APITimeoutError
+
+__all__ = ["DEFAULT_COOLDOWN", "MAX_COOLDOWN", "Cooldown", "CooldownTimeout"]
+
+#: Seconds to pause when a 429 names no wait.
+DEFAULT_COOLDOWN = 1.0
+#: The longest pause one 429 can impose (a hostile Retry-After cannot stop the client for hours).
+MAX_COOLDOWN = 60.0
+
+
+class CooldownTimeout(APITimeoutError):
+    """The cool-down after a 429 lasts beyond the call's total deadline; nothing was sent."""
+
+
+class Cooldown:
+    """When new attempts may start again (on the client's monotonic clock)."""
+
+    __slots__ = ("_clock", "_sleep", "_until", "throttles")
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = anyio.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._until = 0.0
+        self.throttles = 0
+
+    def remaining(self) -> float:
+        """Seconds left in the current cool-down (0.0 when none)."""
+        left = self._until - self._clock()
+        return left if left > 0 else 0.0
+
+    def on_throttle(self, wait: float | None) -> None:
+        """A 429 arrived asking for ``wait`` seconds (None: it named no wait)."""
+        self.throttles += 1
+        seconds = DEFAULT_COOLDOWN if wait is None else min(max(wait, 0.0), MAX_COOLDOWN)
+        until = self._clock() + seconds
+        if until > self._until:
+            self._until = until
+
+    async def wait(self, *, deadline: float | None) -> None:
+        """Return when new attempts may start; fail at once if that is after ``deadline``."""
+        until = self._until
+        if until <= 0.0:
+            return
+        now = self._clock()
+        if until <= now:
+            return
+        if deadline is not None and until > deadline:
+            raise CooldownTimeout(
+                f"the service asked for a pause of {until - now:.3f}s after a 429, beyond the call's total deadline"
+            )
+        await self._sleep(until - now)
