@@ -67,6 +67,7 @@ EXPECTED = [
     "ReadOperationResult",
     "ReadResult",
     "ReadingOrder",
+    "Resource",
     "ResourceStats",
     "ResponseLimits",
     "ResponseTooLargeError",

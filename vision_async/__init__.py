@@ -1,6 +1,7 @@
 """vision_async: an asyncio-first client for the Azure AI Vision Image Analysis REST API (v3.2)."""
 
 from ._client import VisionClient
+from ._core.resource import Resource
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -138,6 +139,7 @@ __all__ = [
     "ReadOperationResult",
     "ReadResult",
     "ReadingOrder",
+    "Resource",
     "ResourceStats",
     "ResponseLimits",
     "ResponseTooLargeError",

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import functools
-import os
 import platform
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 
-from ._core.auth import Auth, KeyAuth, TokenAuth, TokenCredential
-from ._core.endpoint import API_PATH, root_url
+from ._core.auth import TokenCredential
+from ._core.endpoint import API_PATH
 from ._core.pipeline import Lane, Lifecycle, Pipeline
+from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource
 from ._errors import ClientClosedError, ConfigurationError
 from ._events import BreakerState, OnBreakerStateChange, OnRetry
 from ._policies import (
@@ -32,6 +32,7 @@ from ._resilience.breaker import Breaker
 from ._resilience.budget import RetryBudgetTracker
 from ._resilience.rate_limit import RateLimit, RateLimiter
 from ._resilience.retry import Retrier
+from ._resilience.state import Coordination, LocalCoordination, namespace_for
 from ._resilience.stats import ClientStats, Counters, ResourceStats
 from ._secrets import Redactor
 from ._transports.base import HttpxTransport, default_transport
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ENV_ENDPOINT", "ENV_KEY", "VisionClient"]
 
-ENV_ENDPOINT = "VISION_ENDPOINT"
-ENV_KEY = "VISION_KEY"
 
 _DEFAULT_RETRY = RetryPolicy()
 _DEFAULT_BREAKER = BreakerPolicy()
@@ -80,11 +79,13 @@ class VisionClient(V32Operations):
         key: str | None = None,
         *,
         credential: TokenCredential | None = None,
+        resources: Sequence[Resource] | None = None,
         retry: RetryPolicy | None = _DEFAULT_RETRY,
         breaker: BreakerPolicy | None = _DEFAULT_BREAKER,
         rate_limit: RateLimit | None = None,
         adaptive: bool = True,
         max_concurrency: int | None = None,
+        coordination: Coordination | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         limits: ImageLimits = _DEFAULT_LIMITS,
@@ -97,25 +98,21 @@ class VisionClient(V32Operations):
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
-        endpoint = endpoint if endpoint is not None else os.environ.get(ENV_ENDPOINT)
-        if not endpoint:
-            raise ConfigurationError(f"no endpoint: pass endpoint= or set the {ENV_ENDPOINT} environment variable")
-        root = root_url(endpoint, allow_insecure_http=allow_insecure_http)
-        self._base_url = root + API_PATH
-        self.endpoint = endpoint.strip().rstrip("/")
-        auth: Auth
-        if credential is not None:
-            if key is not None:
-                raise ConfigurationError("pass either key= or credential=, not both")
-            auth = TokenAuth(credential)
+        if resources is not None:
+            if endpoint is not None or key is not None or credential is not None:
+                raise ConfigurationError("pass either endpoint/key/credential or resources=, not both")
+            chosen = list(resources)
+            if not chosen or not all(isinstance(r, Resource) for r in chosen):
+                raise ConfigurationError("resources= must be a non-empty list of Resource")
         else:
-            key = key if key is not None else os.environ.get(ENV_KEY)
-            if not key:
-                raise ConfigurationError(
-                    f"no key: pass key= (or credential=), or set the {ENV_KEY} environment variable"
-                )
-            auth = KeyAuth(key)
-            del key
+            chosen = [Resource.from_arguments(endpoint, key, credential)]
+        del key
+        roots = [r.root(allow_insecure_http=allow_insecure_http) for r in chosen]
+        if len(set(roots)) != len(roots):
+            raise ConfigurationError("the same endpoint is given twice in resources=")
+        auths = [r.auth() for r in chosen]
+        self._base_url = roots[0] + API_PATH
+        self.endpoint = chosen[0].endpoint.strip().rstrip("/")
         for name, value in (("timeout", timeout), ("read_timeout", read_timeout)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
                 raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
@@ -123,15 +120,16 @@ class VisionClient(V32Operations):
             raise ConfigurationError("limits must be an ImageLimits")
         if not isinstance(response_limits, ResponseLimits):
             raise ConfigurationError("response_limits must be a ResponseLimits")
-        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
-            raise ConfigurationError(f"rate_limit must be a RateLimit or None, got {rate_limit!r}")
+        for limit in (rate_limit, *(r.rate_limit for r in chosen)):
+            if limit is not None and not isinstance(limit, RateLimit):
+                raise ConfigurationError(f"rate_limit must be a RateLimit or None, got {limit!r}")
         if not isinstance(adaptive, bool):
             raise ConfigurationError(f"adaptive must be a bool, got {adaptive!r}")
         if max_concurrency is not None and (
             isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
         ):
             raise ConfigurationError(f"max_concurrency must be an int >= 1 or None, got {max_concurrency!r}")
-        self._auth_kind = "token" if credential is not None else "key"
+        self._auth_kind = "token" if chosen[0].credential is not None else "key"
         self._limits = limits
         self._response_limits = response_limits
         self._read_timeout = float(read_timeout)
@@ -139,6 +137,7 @@ class VisionClient(V32Operations):
         self._sleep = sleep or anyio.sleep
         self._closed = False
         self._read_resources: OrderedDict[str, str | None] = OrderedDict()
+        self._coordination: Coordination = coordination if coordination is not None else LocalCoordination()
         owned = transport is None
         if transport is None:
             transport = default_transport(max_connections=max_connections)
@@ -158,37 +157,51 @@ class VisionClient(V32Operations):
             if retry is not None
             else None
         )
-        self._breaker = (
-            Breaker(breaker, clock=self._clock, on_state_change=on_breaker_state_change)
-            if breaker is not None
-            else None
-        )
-        limiter = RateLimiter(rate_limit, clock=self._clock, sleep=self._sleep) if rate_limit or adaptive else None
-        adaptive_rate = (
-            AdaptiveRate(
-                ceiling=rate_limit.per_second if rate_limit is not None else None,
-                on_change=limiter.set_rate if limiter is not None else None,
+        user_agent = f"vision-async/{__version__} python/{platform.python_version()}"
+        lanes = []
+        for resource, root, auth in zip(chosen, roots, auths, strict=True):
+            limit = resource.rate_limit if resource.rate_limit is not None else rate_limit
+            shared = self._coordination.resource(namespace_for(root), rate_limit=limit, breaker=breaker)
+            limiter = (
+                RateLimiter(limit, state=shared.tokens, clock=self._clock, sleep=self._sleep)
+                if limit is not None or adaptive
+                else None
             )
-            if adaptive
-            else None
-        )
-        lane = Lane(
-            root=root,
-            auth=auth,
-            transport=self._transport,
-            timeout=timeout,
-            user_agent=f"vision-async/{__version__} python/{platform.python_version()}",
-            lifecycle=self._lifecycle,
-            counters=counters,
-            clock=self._clock,
-            sleep=self._sleep,
-            breaker=self._breaker,
-            limiter=limiter,
-            adaptive=adaptive_rate,
-            redact=Redactor(auth.secrets),
-        )
+            adaptive_rate = (
+                AdaptiveRate(
+                    ceiling=limit.per_second if limit is not None else None,
+                    state=shared.adaptive,
+                    on_change=limiter.set_rate if limiter is not None else None,
+                )
+                if adaptive
+                else None
+            )
+            lane_breaker = (
+                Breaker(breaker, clock=self._clock, on_state_change=on_breaker_state_change, name=root)
+                if breaker is not None
+                else None
+            )
+            lanes.append(
+                Lane(
+                    root=root,
+                    auth=auth,
+                    transport=self._transport,
+                    timeout=timeout,
+                    user_agent=user_agent,
+                    lifecycle=self._lifecycle,
+                    counters=counters,
+                    clock=self._clock,
+                    sleep=self._sleep,
+                    breaker=lane_breaker,
+                    limiter=limiter,
+                    adaptive=adaptive_rate,
+                    redact=Redactor(*(a.secrets for a in auths)),
+                    shared=shared,
+                )
+            )
+        self._breaker = lanes[0].breaker
         self._pipeline = Pipeline(
-            lanes=[lane],
+            lanes=lanes,
             lifecycle=self._lifecycle,
             counters=counters,
             retrier=retrier,
@@ -226,7 +239,10 @@ class VisionClient(V32Operations):
             return
         self._closed = True
         self._lifecycle.shutdown()
-        await self._transport.aclose()
+        try:
+            await self._transport.aclose()
+        finally:
+            await self._coordination.aclose()
 
     @property
     def closed(self) -> bool:

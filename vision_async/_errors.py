@@ -11,6 +11,8 @@ Every exception the library raises derives from :class:`VisionError`::
     └── APIError                               something happened on the wire
         ├── APIConnectionError                 no usable response (DNS, refused, reset, ...)
         │   └── APITimeoutError                an attempt or the total deadline ran out
+        │       ├── RateLimitTimeout           the rate limit's next token comes after the deadline
+        │       └── CooldownTimeout            a 429 cool-down lasts beyond the deadline
         ├── ResponseValidationError            a 2xx body that is not what the spec says
         │   └── ResponseTooLargeError          a body past the client's cap for its operation
         ├── ReadOperationFailedError           a Read operation ended with status "failed"

@@ -155,8 +155,11 @@ def image_size(data: bytes, fmt: str | None) -> tuple[int, int] | None:
             return _jpeg_size(data)
         if fmt == "WEBP":
             return _webp_size(data)
-        if fmt == "ICO":  # the first entry; 0 means 256
-            return data[6] or 256, data[7] or 256
+        if fmt == "ICO":  # the largest entry (a decoder picks it); 0 means 256
+            (count,) = struct.unpack("<H", data[4:6])
+            entries = [data[i : i + 2] for i in range(6, min(len(data), 6 + 16 * count), 16)]
+            sizes = [(e[0] or 256, e[1] or 256) for e in entries if len(e) == 2]
+            return max(sizes, key=lambda s: s[0] * s[1]) if sizes else None
     except struct.error:
         return None
     return None

@@ -10,6 +10,7 @@ from .._resilience.adaptive import AdaptiveRate
 from .._resilience.breaker import Breaker
 from .._resilience.cooldown import Cooldown
 from .._resilience.rate_limit import RateLimiter
+from .._resilience.state import ResourceState
 from .._resilience.stats import Counters
 from .._transports.base import Transport
 from .auth import Auth
@@ -39,13 +40,16 @@ class Lane:
         adaptive: AdaptiveRate | None = None,
         redact: Callable[[str], str] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        shared: ResourceState | None = None,
     ) -> None:
         self.root = root
         self.auth = auth
         self.breaker = breaker
         self.limiter = limiter
         self.adaptive = adaptive
-        self.cooldown = Cooldown(clock=clock, sleep=sleep)
+        shared = shared if shared is not None else ResourceState()
+        self.shared = shared
+        self.cooldown = Cooldown(clock=clock, sleep=sleep, shared=shared.cooldown)
         self.counters = counters
         self.requests = 0
         self._clock = clock
@@ -65,7 +69,7 @@ class Lane:
             [
                 Gate(self.cooldown),
                 RateLimitLayer(limiter, adaptive, clock) if limiter is not None or adaptive is not None else None,
-                BreakerLayer(breaker) if breaker is not None else None,
+                BreakerLayer(breaker, shared.breaker) if breaker is not None else None,
             ],
             send,
         )

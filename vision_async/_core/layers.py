@@ -17,6 +17,7 @@ import anyio
 from .._errors import (
     APIStatusError,
     APITimeoutError,
+    CircuitOpenError,
     ClientClosedError,
     RateLimitError,
     ResponseValidationError,
@@ -28,6 +29,7 @@ from .._resilience.breaker import Breaker, Outcome, counts_as_failure
 from .._resilience.cooldown import Cooldown
 from .._resilience.rate_limit import RateLimiter
 from .._resilience.retry import Retrier, parse_retry_after
+from .._resilience.state import BreakerStore
 from .._resilience.stats import Counters
 from .._transports.base import OutgoingRequest, RawResponse, Transport
 from .auth import Auth
@@ -164,7 +166,7 @@ class RateLimitLayer:
     """Takes a token from the rate limiter for every attempt, and tells the adaptive rate how it went.
 
     The adaptive rate changes the limiter's rate itself (its ``on_change``); a 429 cuts the rate
-    only once per wave: attempts that started waiting before the last cut do not cut it again.
+    only once per wave: attempts sent before the last cut do not cut it again.
     """
 
     def __init__(self, limiter: RateLimiter | None, adaptive: AdaptiveRate | None, clock: Callable[[], float]) -> None:
@@ -178,16 +180,16 @@ class RateLimitLayer:
         clock = self._clock
 
         async def rate_limit(call: Call) -> Response:
-            started = clock()
             if limiter is not None:
                 await limiter.acquire(deadline=call.deadline)
             if adaptive is None:
                 return await inner(call)
-            adaptive.on_send(clock())
+            sent_at = clock()
+            adaptive.on_send(sent_at)
             try:
                 response = await inner(call)
             except RateLimitError:
-                adaptive.on_throttle(clock(), started_at=started)
+                adaptive.on_throttle(clock(), sent_at=sent_at)
                 raise
             adaptive.on_success(clock())
             return response
@@ -196,13 +198,20 @@ class RateLimitLayer:
 
 
 class BreakerLayer:
-    """Admits the attempt through the circuit breaker and reports how it ended."""
+    """Admits the attempt through the circuit breaker and reports how it ended.
 
-    def __init__(self, breaker: Breaker) -> None:
+    With a shared store (coordination across processes), the shared state is mirrored into the
+    local breaker before admission, the half-open probe must also win the shared probe lock, and
+    the local breaker's own state changes are published.
+    """
+
+    def __init__(self, breaker: Breaker, store: BreakerStore | None = None) -> None:
         self.breaker = breaker
+        self.store = store
 
     def wrap(self, inner: Handler) -> Handler:
         breaker = self.breaker
+        store = self.store
 
         async def circuit(call: Call) -> Response:
             ticket = breaker.admit()
@@ -219,7 +228,33 @@ class BreakerLayer:
             finally:
                 breaker.record(ticket, outcome)
 
-        return circuit
+        if store is None:
+            return circuit
+
+        async def shared_circuit(call: Call) -> Response:
+            await store.refresh(breaker)
+            ticket = breaker.admit()
+            if ticket.probe and not await store.try_probe():
+                breaker.release_probe(ticket)
+                raise CircuitOpenError("circuit breaker is half-open and another worker is probing", retry_after=1.0)
+            changes = breaker.changes
+            outcome: Outcome = "neutral"
+            try:
+                response = await inner(call)
+                outcome = "success"
+                return response
+            except ClientClosedError:
+                raise
+            except VisionError as exc:
+                outcome = "failure" if counts_as_failure(exc) else "success"
+                raise
+            finally:
+                breaker.record(ticket, outcome)
+                if breaker.changes != changes:
+                    with anyio.CancelScope(shield=True):
+                        await store.publish(breaker)
+
+        return shared_circuit
 
 
 class Send:

@@ -150,6 +150,8 @@ class Breaker:
         self._probe_in_flight = False
         self._window = _Window(policy.sampling_window) if policy.failure_ratio is not None else None
         self._ratio_trip: tuple[int, int] | None = None
+        self._mirrored = False
+        self.changes = 0  # state changes so far (the shared store publishes after one)
         self._cb = pybreaker.CircuitBreaker(
             fail_max=policy.fail_max if self._window is None else 2**62,
             # pybreaker's own (wall clock) timer is never consulted: admit() moves open -> half-open.
@@ -166,6 +168,31 @@ class Breaker:
     def failures(self) -> int:
         """Consecutive failures counted so far."""
         return self._cb.fail_counter
+
+    def mirror(self, state: BreakerState, *, open_remaining: float = 0.0) -> None:
+        """Follow a state another process decided (shared coordination); no-op when already there.
+
+        ``open_remaining``: seconds before the shared breaker lets a probe through.
+        """
+        with self._lock:
+            current = self._cb.current_state
+            if state is BreakerState.OPEN or state is BreakerState.HALF_OPEN:
+                remaining = open_remaining if state is BreakerState.OPEN else 0.0
+                if current == pybreaker.STATE_CLOSED:
+                    self._mirrored = True
+                    self._cb.open()
+                if self._cb.current_state == pybreaker.STATE_OPEN:
+                    self._opened_at = self._clock() - self.policy.reset_timeout + remaining
+            elif current != pybreaker.STATE_CLOSED:
+                self._mirrored = True
+                self._probe_in_flight = False
+                self._cb.close()
+
+    def release_probe(self, ticket: Ticket) -> None:
+        """Give back a probe ticket that was not used (another process is probing)."""
+        if ticket.probe:
+            with self._lock:
+                self._probe_in_flight = False
 
     def open_remaining(self) -> float:
         """Seconds before an open breaker lets a probe through (0.0 unless open)."""
@@ -239,6 +266,9 @@ class Breaker:
 
     def _state_changed(self, old: str | None, new: str) -> None:
         # Called by pybreaker inside its lock; only bookkeeping and logging here.
+        mirrored, self._mirrored = self._mirrored, False
+        if not mirrored:
+            self.changes += 1
         if new == pybreaker.STATE_OPEN:
             self._opened_at = self._clock()
         if new == pybreaker.STATE_CLOSED and self._window is not None:
@@ -248,7 +278,9 @@ class Breaker:
             new_state=BreakerState(new),
             failures=self._cb.fail_counter,
         )
-        if new == pybreaker.STATE_OPEN and self._ratio_trip is not None:
+        if mirrored:
+            logger.warning("circuit breaker %s: following the state shared by other workers", new)
+        elif new == pybreaker.STATE_OPEN and self._ratio_trip is not None:
             failures, finished = self._ratio_trip
             self._ratio_trip = None
             logger.warning(

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 
 from .._errors import APITimeoutError
+from .state import CooldownState
 
 __all__ = ["DEFAULT_COOLDOWN", "MAX_COOLDOWN", "Cooldown", "CooldownTimeout"]
 
@@ -30,22 +31,33 @@ class CooldownTimeout(APITimeoutError):
 class Cooldown:
     """When new attempts may start again (on the client's monotonic clock)."""
 
-    __slots__ = ("_clock", "_sleep", "_until", "throttles")
+    __slots__ = ("_clock", "_shared", "_sleep", "_until", "throttles")
 
     def __init__(
         self,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = anyio.sleep,
+        shared: CooldownState | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
+        self._shared = shared
         self._until = 0.0
         self.throttles = 0
 
+    def _deadline(self, now: float) -> float:
+        until = self._until
+        if self._shared is not None:
+            shared = self._shared.remaining()
+            if shared > 0 and now + shared > until:
+                until = now + shared
+        return until
+
     def remaining(self) -> float:
         """Seconds left in the current cool-down (0.0 when none)."""
-        left = self._until - self._clock()
+        now = self._clock()
+        left = self._deadline(now) - now
         return left if left > 0 else 0.0
 
     def on_throttle(self, wait: float | None) -> None:
@@ -55,13 +67,15 @@ class Cooldown:
         until = self._clock() + seconds
         if until > self._until:
             self._until = until
+        if self._shared is not None:
+            self._shared.publish(seconds)
 
     async def wait(self, *, deadline: float | None) -> None:
         """Return when new attempts may start; fail at once if that is after ``deadline``."""
-        until = self._until
-        if until <= 0.0:
+        if self._until <= 0.0 and self._shared is None:
             return
         now = self._clock()
+        until = self._deadline(now)
         if until <= now:
             return
         if deadline is not None and until > deadline:

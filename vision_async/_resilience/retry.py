@@ -19,6 +19,7 @@ from .._errors import APIConnectionError, APIStatusError, VisionError
 from .._events import OnRetry, RetryEvent, call_hook
 from .._policies import RetryPolicy
 from .cooldown import CooldownTimeout
+from .rate_limit import RateLimitTimeout
 from .stats import Counters
 
 __all__ = ["RETRYABLE_STATUS", "Retrier", "is_retryable", "parse_retry_after"]
@@ -85,7 +86,7 @@ def parse_retry_after(
 
 
 #: Timeouts that come from the call's own deadline, not from the service: never worth a retry.
-_DEADLINE_ERRORS: tuple[type[VisionError], ...] = (CooldownTimeout,)
+_DEADLINE_ERRORS: tuple[type[VisionError], ...] = (CooldownTimeout, RateLimitTimeout)
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -1,0 +1,64 @@
+"""One Azure resource a client sends to: its endpoint, its credentials and its own quota."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import KW_ONLY, dataclass, field
+from typing import TYPE_CHECKING
+
+from .._errors import ConfigurationError
+from .auth import Auth, KeyAuth, TokenAuth, TokenCredential
+from .endpoint import root_url
+
+if TYPE_CHECKING:
+    from .._resilience.rate_limit import RateLimit
+
+__all__ = ["ENV_ENDPOINT", "ENV_KEY", "Resource"]
+
+ENV_ENDPOINT = "VISION_ENDPOINT"
+ENV_KEY = "VISION_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """An Azure AI Vision resource: ``endpoint`` with ``key`` or ``credential``, and its ``rate_limit``.
+
+    Give several to ``VisionClient(resources=[...])``: each has its own rate limit, cool-down,
+    adaptive rate and circuit breaker, and each call goes to the one that can take it soonest.
+    ``rate_limit`` ``None`` means the client's ``rate_limit``. The key never shows in a repr.
+    """
+
+    endpoint: str
+    key: str | None = field(default=None, repr=False)
+    _: KW_ONLY
+    credential: TokenCredential | None = field(default=None, repr=False)
+    rate_limit: RateLimit | None = None
+
+    def root(self, *, allow_insecure_http: bool) -> str:
+        if not isinstance(self.endpoint, str) or not self.endpoint.strip():
+            raise ConfigurationError(f"a Resource needs an endpoint URL, got {self.endpoint!r}")
+        return root_url(self.endpoint, allow_insecure_http=allow_insecure_http)
+
+    def auth(self) -> Auth:
+        if self.credential is not None:
+            if self.key is not None:
+                raise ConfigurationError(f"{self.endpoint}: pass either key= or credential=, not both")
+            return TokenAuth(self.credential)
+        if not self.key:
+            raise ConfigurationError(f"{self.endpoint}: no key: pass key= (or credential=)")
+        return KeyAuth(self.key)
+
+    @classmethod
+    def from_arguments(cls, endpoint: str | None, key: str | None, credential: TokenCredential | None) -> Resource:
+        """The one resource of ``VisionClient(endpoint, key)``, with the environment's defaults."""
+        endpoint = endpoint if endpoint is not None else os.environ.get(ENV_ENDPOINT)
+        if not endpoint:
+            raise ConfigurationError(f"no endpoint: pass endpoint= or set the {ENV_ENDPOINT} environment variable")
+        if credential is not None:
+            if key is not None:
+                raise ConfigurationError("pass either key= or credential=, not both")
+            return cls(endpoint, credential=credential)
+        key = key if key is not None else os.environ.get(ENV_KEY)
+        if not key:
+            raise ConfigurationError(f"no key: pass key= (or credential=), or set the {ENV_KEY} environment variable")
+        return cls(endpoint, key)
