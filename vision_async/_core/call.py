@@ -72,7 +72,6 @@ class Call:
     attempts: int = 0
     lane: Lane | None = None  # pinned: every attempt goes to this resource (Read polling)
     avoid: Lane | None = None  # the resource whose attempt just failed: a retry prefers another
-    answered_by: Lane | None = None
 
 
 Handler = Callable[[Call], Awaitable[Response]]

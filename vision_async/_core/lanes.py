@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from .._errors import VisionError
+from .._errors import CircuitOpenError, VisionError
 from .._resilience.adaptive import AdaptiveRate
 from .._resilience.breaker import Breaker
 from .._resilience.cooldown import Cooldown
@@ -77,8 +77,11 @@ class Lane:
     def ready_in(self) -> float:
         """Seconds before this resource could take a request (0.0: now)."""
         wait = self.cooldown.remaining()
-        if self.limiter is not None:
-            wait = max(wait, self.limiter.next_free_in())
+        limiter = self.limiter
+        if limiter is not None:
+            rate = limiter.current_rate
+            queued = limiter.waiting / rate if rate else 0.0  # callers in line before this one
+            wait = max(wait, limiter.next_free_in() + queued)
         if self.breaker is not None:
             wait = max(wait, self.breaker.open_remaining())
         return wait
@@ -106,13 +109,15 @@ class Router:
         self.lanes = tuple(lanes)
         self._lifecycle = lifecycle
 
-    def pick(self, call: Call) -> Lane:
+    def pick(self, call: Call, refused: Sequence[Lane] = ()) -> Lane:
         lanes = self.lanes
         if len(lanes) == 1:
             return lanes[0]
         best: Lane | None = None
         best_wait = 0.0
         for lane in lanes:
+            if lane in refused:
+                continue
             wait = lane.ready_in()
             if lane is call.avoid:
                 wait += 1e-3  # a tie goes to another resource
@@ -123,15 +128,23 @@ class Router:
 
     async def __call__(self, call: Call) -> Response:
         self._lifecycle.check()
-        lane = call.lane if call.lane is not None else self.pick(call)
         call.attempts += 1
-        lane.requests += 1
-        try:
-            response = await lane.handle(call)
-        except VisionError:
-            call.avoid = lane
-            raise
-        call.answered_by = lane
-        response.attempts = call.attempts
-        response.resource = lane.root
-        return response
+        refused: list[Lane] = []
+        while True:
+            lane = call.lane if call.lane is not None else self.pick(call, refused)
+            lane.requests += 1
+            try:
+                response = await lane.handle(call)
+            except CircuitOpenError:
+                # This resource's breaker refused (nothing was sent): another one may take it now.
+                if call.lane is None and len(refused) + 1 < len(self.lanes):
+                    refused.append(lane)
+                    continue
+                call.avoid = lane
+                raise
+            except VisionError:
+                call.avoid = lane
+                raise
+            response.attempts = call.attempts
+            response.resource = lane.root
+            return response

@@ -1,0 +1,156 @@
+"""Several Azure resources behind one client: each its own quota, cool-down and breaker; calls go
+where they can be taken now; a Read is polled where it was accepted. Virtual time."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+
+from vision_async import (
+    BreakerPolicy,
+    BreakerState,
+    ConfigurationError,
+    RateLimit,
+    Resource,
+    RetryPolicy,
+    VisionClient,
+)
+from vision_async.testing import VirtualClock, json_response
+
+pytestmark = pytest.mark.anyio
+
+URL = "https://example.com/cat.jpg"
+TAGS = {"tags": [{"name": "cat", "confidence": 0.9}], "requestId": "r", "modelVersion": "2021-04-01"}
+A = "https://a.cognitiveservices.azure.com"
+B = "https://b.cognitiveservices.azure.com"
+
+
+class Hosts(httpx.AsyncBaseTransport):
+    """Answers per host; records (virtual time, host, path, key header) of every request."""
+
+    def __init__(self, vc: VirtualClock, down: set[str] | None = None) -> None:
+        self.vc = vc
+        self.down = down or set()
+        self.log: list[tuple[float, str, str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        self.log.append((self.vc.now, host, request.url.path, request.headers.get("ocp-apim-subscription-key", "")))
+        await anyio.lowlevel.checkpoint()
+        if host in self.down:
+            return json_response(503, {"error": {"code": "ServiceUnavailable", "message": "down"}})
+        if request.url.path.endswith("/read/analyze"):
+            return httpx.Response(
+                202, headers={"Operation-Location": f"https://{host}/vision/v3.2/read/analyzeResults/op-1"}
+            )
+        if "/read/analyzeResults/" in request.url.path:
+            return json_response(
+                200,
+                {
+                    "status": "succeeded",
+                    "createdDateTime": "2021-04-08T00:00:00Z",
+                    "lastUpdatedDateTime": "2021-04-08T00:00:01Z",
+                    "analyzeResult": {"version": "3.2", "modelVersion": "2021-04-12", "readResults": []},
+                },
+            )
+        return json_response(200, TAGS)
+
+    def hosts(self) -> list[str]:
+        return [h for _, h, _, _ in self.log]
+
+
+def two_resources(vc: VirtualClock, transport: Hosts, **options: object) -> VisionClient:
+    return VisionClient(
+        resources=[
+            Resource(A, "key-a", rate_limit=RateLimit(10.0, burst=1)),
+            Resource(B, "key-b", rate_limit=RateLimit(10.0, burst=1)),
+        ],
+        transport=transport,
+        clock=vc.clock,
+        sleep=vc.sleep,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def run_calls(client: VisionClient, n: int) -> int:
+    ok = 0
+
+    async def one() -> None:
+        nonlocal ok
+        await client.tag(URL)
+        ok += 1
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(n):
+            tg.start_soon(one)
+    return ok
+
+
+async def test_throughput_is_the_sum_of_the_quotas() -> None:
+    """Two resources at 10/s each serve 200 calls in about 10 s, each with its own key."""
+    vc = VirtualClock()
+    transport = Hosts(vc)
+    async with vc.running(), two_resources(vc, transport) as client:
+        start = vc.now
+        assert await run_calls(client, 200) == 200
+        elapsed = vc.now - start
+    assert 9.0 <= elapsed <= 10.5
+    hosts = transport.hosts()
+    assert abs(hosts.count("a.cognitiveservices.azure.com") - hosts.count("b.cognitiveservices.azure.com")) <= 2
+    assert all(key == f"key-{host[0]}" for _, host, _, key in transport.log)
+    stats = client.stats()
+    assert [r.requests for r in stats.resources] == [100, 100]
+    assert stats.allowed_rate == pytest.approx(20.0)
+
+
+async def test_an_outage_on_one_resource_is_absorbed_by_the_other() -> None:
+    """With resource A down, every call succeeds on B; A's breaker opens and A then gets no traffic."""
+    vc = VirtualClock()
+    transport = Hosts(vc, down={"a.cognitiveservices.azure.com"})
+    policy = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, budget=None)
+    async with vc.running(), two_resources(vc, transport, retry=policy, breaker=BreakerPolicy(fail_max=3)) as client:
+        assert await run_calls(client, 60) == 60
+        stats = client.stats()
+    assert stats.resources[0].breaker_state is BreakerState.OPEN
+    assert stats.resources[1].breaker_state is BreakerState.CLOSED
+    to_a = [t for t, host, _, _ in transport.log if host.startswith("a.")]
+    assert len(to_a) <= 3 + 2  # the breaker's threshold, plus attempts already past it
+
+
+async def test_a_retry_goes_to_another_resource() -> None:
+    """The retry of an attempt that failed on A is sent to B."""
+    vc = VirtualClock()
+    transport = Hosts(vc, down={"a.cognitiveservices.azure.com"})
+    policy = RetryPolicy(max_attempts=2, initial_backoff=0.0, max_backoff=0.0, budget=None)
+    async with vc.running(), two_resources(vc, transport, retry=policy) as client:
+        await client.tag(URL)
+    assert transport.hosts() == ["a.cognitiveservices.azure.com", "b.cognitiveservices.azure.com"]
+
+
+async def test_read_is_polled_on_the_resource_that_accepted_it() -> None:
+    """A Read accepted by B is polled on B, even when A could take requests sooner."""
+    vc = VirtualClock()
+    transport = Hosts(vc)
+    async with vc.running(), two_resources(vc, transport) as client:
+        await client.tag(URL)  # A takes the first call; B's token is the sooner one now
+        await client.read(URL)
+    reads = [(host, path) for _, host, path, _ in transport.log if "/read/" in path]
+    accepted_by = reads[0][0]
+    assert all(host == accepted_by for host, _ in reads)
+    assert len(reads) >= 2
+
+
+async def test_resources_and_endpoint_are_exclusive() -> None:
+    """resources= with endpoint/key is a ConfigurationError; so is an empty list or a duplicate."""
+    with pytest.raises(ConfigurationError):
+        VisionClient(A, "k", resources=[Resource(B, "k")])
+    with pytest.raises(ConfigurationError):
+        VisionClient(resources=[])
+    with pytest.raises(ConfigurationError):
+        VisionClient(resources=[Resource(A, "k"), Resource(A + "/", "k2")])
+
+
+def test_resource_repr_hides_the_key() -> None:
+    """A Resource's repr shows the endpoint, never the key."""
+    assert "secret-key" not in repr(Resource(A, "secret-key")) and A in repr(Resource(A, "secret-key"))

@@ -1,0 +1,113 @@
+"""Closing a client with calls in flight, on real loopback sockets: they end promptly with
+ClientClosedError; nothing is retried, no new connection opens, the breaker counts nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import anyio
+import anyio.abc
+import pytest
+
+from vision_async import BreakerPolicy, BreakerStateChange, ClientClosedError, RetryPolicy, VisionClient
+
+pytestmark = pytest.mark.anyio
+
+URL = "https://example.com/cat.jpg"
+
+
+class HangingServer:
+    """Accepts connections, reads requests, never answers. Counts connections and when they came."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.closing_at_connection: int | None = None
+        self.port = 0
+
+    async def handle(self, stream: anyio.abc.SocketStream) -> None:
+        self.connections += 1
+        async with stream:
+            try:
+                while await stream.receive():
+                    pass
+            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+
+
+@pytest.fixture
+async def hanging_server() -> AsyncIterator[HangingServer]:
+    server = HangingServer()
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    server.port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, server.handle)
+        yield server
+        tg.cancel_scope.cancel()
+
+
+async def test_aclose_ends_calls_in_flight_without_retry_or_breaker(
+    hanging_server: HangingServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """50 calls hung on the server end with ClientClosedError at aclose; no retry, no new connection, no alert."""
+    changes: list[BreakerStateChange] = []
+    client = VisionClient(
+        f"http://127.0.0.1:{hanging_server.port}",
+        "key",
+        retry=RetryPolicy(max_attempts=4, initial_backoff=0.0, max_backoff=0.0),
+        breaker=BreakerPolicy(fail_max=2),
+        on_breaker_state_change=changes.append,
+        timeout=30.0,
+    )
+    outcomes: list[BaseException] = []
+
+    async def call() -> None:
+        try:
+            await client.tag(URL)
+        except Exception as exc:
+            outcomes.append(exc)
+
+    with caplog.at_level(logging.DEBUG, logger="vision_async"):
+        async with anyio.create_task_group() as tg:
+            for _ in range(50):
+                tg.start_soon(call)
+            with anyio.fail_after(5):
+                while hanging_server.connections < 50 or client.stats().in_flight < 50:
+                    await anyio.sleep(0.01)
+            connections_before = hanging_server.connections
+            with anyio.fail_after(2):  # promptly
+                await client.aclose()
+            await anyio.sleep(0.05)  # would any retry open a new connection now?
+    assert len(outcomes) == 50
+    assert all(isinstance(o, ClientClosedError) for o in outcomes), {type(o).__name__ for o in outcomes}
+    assert hanging_server.connections == connections_before
+    stats = client.stats()
+    assert stats.retries == 0
+    assert stats.requests == 50
+    assert stats.in_flight == 0
+    assert dict(stats.failures) == {"ClientClosedError": 50}
+    assert client.breaker_state is not None and client.breaker_state.value == "closed"
+    assert changes == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "retrying" not in caplog.text
+
+
+async def test_no_new_call_after_aclose(hanging_server: HangingServer) -> None:
+    """Once closed, a call fails with ClientClosedError before any connection is opened."""
+    client = VisionClient(f"http://127.0.0.1:{hanging_server.port}", "key")
+    await client.aclose()
+    with pytest.raises(ClientClosedError):
+        await client.tag(URL)
+    assert hanging_server.connections == 0
+
+
+async def test_caller_cancellation_is_not_turned_into_client_closed(hanging_server: HangingServer) -> None:
+    """A call cancelled by its caller stays cancelled (not a ClientClosedError), and counts as no failure."""
+    client = VisionClient(f"http://127.0.0.1:{hanging_server.port}", "key", breaker=BreakerPolicy(fail_max=1))
+    async with client:
+        with anyio.move_on_after(0.1) as scope:
+            await client.tag(URL)
+        assert scope.cancelled_caught
+        assert client.breaker_state is not None and client.breaker_state.value == "closed"
+        assert dict(client.stats().failures) == {}
+        assert client.stats().in_flight == 0
