@@ -22,12 +22,16 @@ class HangingServer:
 
     def __init__(self) -> None:
         self.connections = 0
-        self.closing_at_connection: int | None = None
         self.port = 0
+        self.expect = 0
+        self.all_in = anyio.Event()
 
     async def handle(self, stream: anyio.abc.SocketStream) -> None:
         self.connections += 1
         async with stream:
+            await stream.receive()  # the request has arrived
+            if self.connections >= self.expect:
+                self.all_in.set()
             try:
                 while await stream.receive():
                     pass
@@ -69,11 +73,12 @@ async def test_aclose_ends_calls_in_flight_without_retry_or_breaker(
 
     with caplog.at_level(logging.DEBUG, logger="vision_async"):
         async with anyio.create_task_group() as tg:
+            hanging_server.expect = 50
             for _ in range(50):
                 tg.start_soon(call)
             with anyio.fail_after(5):
-                while hanging_server.connections < 50 or client.stats().in_flight < 50:
-                    await anyio.sleep(0.01)
+                await hanging_server.all_in.wait()
+            assert client.stats().in_flight == 50
             connections_before = hanging_server.connections
             with anyio.fail_after(2):  # promptly
                 await client.aclose()
