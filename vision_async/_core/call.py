@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .._errors import ClientClosedError, ResponseValidationError
 from .parse import load_json_object
-
-if TYPE_CHECKING:
-    from .lanes import Lane
 
 __all__ = ["Call", "Handler", "Layer", "Response", "closed_in_flight", "compose", "request_id_of"]
 
@@ -70,8 +67,8 @@ class Call:
     max_body: int | None = None
     deadline: float | None = None  # on the client's clock; None: no total deadline
     attempts: int = 0
-    lane: Lane | None = None  # pinned: every attempt goes to this resource (Read polling)
-    avoid: Lane | None = None  # the resource whose attempt just failed: a retry prefers another
+    lane: object | None = None  # a Lane: pinned: every attempt goes to this resource (Read polling)
+    avoid: object | None = None  # a Lane  # the resource whose attempt just failed: a retry prefers another
 
 
 Handler = Callable[[Call], Awaitable[Response]]

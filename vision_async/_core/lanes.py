@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import cast
 
 from .._errors import CircuitOpenError, VisionError
 from .._resilience.adaptive import AdaptiveRate
@@ -60,7 +61,7 @@ class Lane:
             timeout=timeout,
             user_agent=user_agent,
             lifecycle=lifecycle,
-            lane=self,
+            counters=counters,
             clock=clock,
             redact=redact,
             wall_clock=wall_clock,
@@ -131,7 +132,7 @@ class Router:
         call.attempts += 1
         refused: list[Lane] = []
         while True:
-            lane = call.lane if call.lane is not None else self.pick(call, refused)
+            lane = cast(Lane, call.lane) if call.lane is not None else self.pick(call, refused)
             lane.requests += 1
             try:
                 response = await lane.handle(call)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
@@ -34,9 +34,6 @@ from .._resilience.stats import Counters
 from .._transports.base import OutgoingRequest, RawResponse, Transport
 from .auth import Auth
 from .call import Call, Handler, Response, closed_in_flight, request_id_of
-
-if TYPE_CHECKING:
-    from .lanes import Lane
 
 __all__ = ["BreakerLayer", "Bulkhead", "Deadline", "Gate", "Lifecycle", "RateLimitLayer", "RetryLayer", "Send"]
 
@@ -269,7 +266,7 @@ class Send:
         timeout: float | None,
         user_agent: str,
         lifecycle: Lifecycle,
-        lane: Lane,
+        counters: Counters,
         clock: Callable[[], float],
         redact: Callable[[str], str] | None,
         wall_clock: Callable[[], float],
@@ -280,7 +277,7 @@ class Send:
         self._timeout = timeout
         self._user_agent = user_agent
         self._lifecycle = lifecycle
-        self._lane = lane
+        self._counters = counters
         self._clock = clock
         self._redact = redact
         self._wall_clock = wall_clock
@@ -304,7 +301,7 @@ class Send:
         if call.query:
             url = f"{url}?{call.query}"
         request = OutgoingRequest(call.method, url, tuple(headers), call.content, timeout, call.max_body)
-        self._lane.counters.requests += 1
+        self._counters.requests += 1
         try:
             raw = await self._transport.send(request)
         except APITimeoutError as exc:
@@ -337,7 +334,7 @@ class Send:
         if raw.status_code == 429 or raw.status_code >= 500:
             retry_after = parse_retry_after(raw.headers, raw.content, now=self._wall_clock)
         if raw.status_code == 429:
-            self._lane.counters.throttled += 1
+            self._counters.throttled += 1
         kwargs: dict[str, Any] = {}
         if self._redact is not None:
             kwargs["redact"] = self._redact
