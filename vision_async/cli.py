@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -18,15 +17,16 @@ from typing import Any
 
 import anyio
 
-from . import VisionClient, VisionError
-from ._client import ENV_ENDPOINT, ENV_KEY
+from . import VisionClient, VisionError, _cli_batch
+from ._cli_client import UsageError, add_client_arguments, make_client
+from ._cli_draw import DRAWABLE_COMMANDS, add_draw_option, draw_to_file, output_path
+from ._cli_v4 import V4_HELP, configure_v4, render_v4, v4_operation
 from ._core.endpoint import is_loopback_host
 
 __all__ = ["main"]
 
 #: Images analyzed at once when several are given.
 CONCURRENCY = 8
-EMULATOR_ENDPOINT = "http://emulator.invalid"
 
 
 def _image_arg(value: str) -> str | Path:
@@ -39,8 +39,7 @@ def _csv(value: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vision-async", description="Azure AI Vision v3.2 from the shell.")
-    parser.add_argument("--endpoint", help=f"resource endpoint (default: ${ENV_ENDPOINT}, else the built-in emulator)")
-    parser.add_argument("--key", help=f"subscription key (default: ${ENV_KEY})")
+    add_client_arguments(parser)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per attempt (default 30)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -71,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = image_command("read", "read text (the Read operation, polled to completion)")
     p.add_argument("--language", default=None)
     p.add_argument("--pages", default=None, help="e.g. 1,3-5")
+    configure_v4(image_command("analyze4", V4_HELP))
+    for name in DRAWABLE_COMMANDS:
+        add_draw_option(sub.choices[name])
     p = sub.add_parser("models", help="list the domain models")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("thumbnail", help="generate a thumbnail")
@@ -90,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hang-rate", type=float, default=0.0, help="probability of never answering")
     p.add_argument("--drop-rate", type=float, default=0.0, help="probability of dropping the connection mid-answer")
     p.add_argument("--seed", type=int, default=None, help="seed for random faults")
+    _cli_batch.add_parser(sub)
     return parser
 
 
@@ -102,6 +105,8 @@ def _pct(value: float) -> str:
 
 def render(command: str, result: Any) -> list[str]:
     """Human-readable lines for one result."""
+    if command == "analyze4":
+        return render_v4(result)
     lines: list[str] = []
     tags = getattr(result, "tags", ())
     if command in ("analyze", "tag") and tags:
@@ -150,7 +155,8 @@ def render(command: str, result: Any) -> list[str]:
 
 def _header(label: str, result: Any) -> str:
     meta = getattr(result, "metadata", None)
-    size = f" {meta.format} {meta.width}x{meta.height}" if meta is not None else ""
+    fmt = getattr(meta, "format", None)
+    size = f"{' ' + fmt if fmt else ''} {meta.width}x{meta.height}" if meta is not None else ""
     rid = getattr(result, "request_id", None)
     return f"{label}{size}" + (f"  [request {rid}]" if rid else "")
 
@@ -160,6 +166,8 @@ def _header(label: str, result: Any) -> str:
 
 def _operation(args: argparse.Namespace, client: VisionClient) -> Callable[[Any], Awaitable[Any]]:
     c = args.command
+    if c == "analyze4":
+        return v4_operation(args, client)
     if c == "analyze":
         return lambda img: client.analyze(img, features=args.features, details=args.details, language=args.language)
     if c == "tag":
@@ -184,6 +192,8 @@ async def _run_images(args: argparse.Namespace, client: VisionClient) -> int:
         async with limiter:
             try:
                 results[i] = await op(_image_arg(name))
+                if getattr(args, "draw", None) is not None:
+                    await draw_to_file(name, results[i], output_path(args.draw, i, len(args.images)))
             except VisionError as exc:
                 results[i] = exc
 
@@ -240,32 +250,6 @@ async def _run(args: argparse.Namespace, client: VisionClient) -> int:
         return await _run_images(args, client)
 
 
-def _make_client(args: argparse.Namespace) -> VisionClient:
-    endpoint = args.endpoint or os.environ.get(ENV_ENDPOINT)
-    key = args.key or os.environ.get(ENV_KEY)
-    if endpoint is None and key is None:
-        try:
-            from .emulator import Emulator, EmulatorTransport
-        except ImportError:
-            raise SystemExit(
-                "vision-async: no endpoint or key set, and the emulator is not installed: "
-                "pip install 'vision-async[cli]', or set VISION_ENDPOINT and VISION_KEY"
-            ) from None
-        print(
-            f"vision-async: no {ENV_ENDPOINT}/{ENV_KEY} set; using the built-in emulator "
-            "(results are pixel-derived, not Azure's)",
-            file=sys.stderr,
-        )
-        return VisionClient(
-            EMULATOR_ENDPOINT,
-            "emulator",
-            transport=EmulatorTransport(Emulator()),
-            timeout=args.timeout,
-            allow_insecure_http=True,
-        )
-    return VisionClient(endpoint, key, timeout=args.timeout)
-
-
 def _serve(args: argparse.Namespace) -> int:
     from .emulator import Emulator, serve
 
@@ -288,7 +272,8 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(
-        f"vision-async emulator: serving Computer Vision v3.2 on http://{args.host}:{args.port}/vision/v3.2",
+        f"vision-async emulator: serving Computer Vision v3.2 on http://{args.host}:{args.port}/vision/v3.2 "
+        f"and Image Analysis 4.0 on http://{args.host}:{args.port}/computervision/imageanalysis:analyze",
         file=sys.stderr,
     )
     serve(emulator, host=args.host, port=args.port)
@@ -301,8 +286,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "emulator":
             return _serve(args)
-        client = _make_client(args)
+        if args.command == "batch":
+            return _cli_batch.run(args)
+        client = make_client(args, timeout=args.timeout)
         return anyio.run(_run, args, client)
+    except UsageError as exc:
+        print(f"vision-async: {exc}", file=sys.stderr)
+        return 2
     except VisionError as exc:
         print(f"vision-async: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1

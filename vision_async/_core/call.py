@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from .._errors import ClientClosedError, ResponseValidationError
 from .parse import load_json_object
 
-__all__ = ["Call", "Handler", "Layer", "Response", "closed_in_flight", "compose", "request_id_of"]
+#: A caller that wants to know how many attempts its calls took sets this to ``[0]`` in its own
+#: task (``client.batch`` does, per input); every attempt of calls made in that context adds one.
+attempt_counter: ContextVar[list[int] | None] = ContextVar("vision_async_attempts", default=None)
+
+__all__ = ["attempt_counter", "Call", "Handler", "Layer", "Response", "closed_in_flight", "compose", "request_id_of"]
 
 
 REQUEST_ID_HEADERS = ("apim-request-id", "x-ms-request-id", "x-request-id")

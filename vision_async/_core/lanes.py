@@ -15,7 +15,7 @@ from .._resilience.state import ResourceState
 from .._resilience.stats import Counters
 from .._transports.base import Transport
 from .auth import Auth
-from .call import Call, Handler, Response, compose
+from .call import Call, Handler, Response, attempt_counter, compose
 from .layers import BreakerLayer, Gate, Lifecycle, RateLimitLayer, Send
 
 __all__ = ["Lane", "Router"]
@@ -130,6 +130,9 @@ class Router:
     async def __call__(self, call: Call) -> Response:
         self._lifecycle.check()
         call.attempts += 1
+        counter = attempt_counter.get()
+        if counter is not None:
+            counter[0] += 1
         refused: list[Lane] = []
         while True:
             lane = cast(Lane, call.lane) if call.lane is not None else self.pick(call, refused)

@@ -1,0 +1,258 @@
+"""Files of ``vision-async batch``: finding the inputs, sharding them, and the JSON Lines output
+(writing it line by line, and reading it back to resume: skip, retry, repair)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from ._core.images import sniff_format
+from ._errors import APIError, APIStatusError, VisionError
+from .batch import BatchItem
+
+__all__ = [
+    "Previous",
+    "ResultWriter",
+    "UsageError",
+    "check_inputs",
+    "digest",
+    "image_of",
+    "in_shard",
+    "iter_keys",
+    "load_previous",
+]
+
+_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp"})
+_EXTRA_SUFFIXES = {
+    "read": frozenset({".pdf", ".tif", ".tiff"}),
+    "v4.analyze": frozenset({".webp", ".tif", ".tiff", ".ico", ".mpo"}),
+}
+
+
+class UsageError(Exception):
+    """A bad command line or output file: exit 2 with the message."""
+
+
+# -- keys: discovery, sharding, digests ------------------------------------------------------
+
+
+def digest(key: str) -> int:
+    """A stable 64-bit digest of a key (the same on every machine and Python version)."""
+    data = key.encode("utf-8", "surrogateescape")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    return shard is None or digest(key) % shard[1] == shard[0]
+
+
+def _is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def _looks_like_image(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(32)
+    except OSError:
+        return False
+    return sniff_format(head) is not None
+
+
+def check_inputs(inputs: Sequence[str]) -> None:
+    """Refuse inputs that do not exist, before anything starts."""
+    if inputs.count("-") > 1:
+        raise UsageError("'-' (stdin) may be given once")
+    for text in inputs:
+        if text == "-" or _is_url(text):
+            continue
+        if not os.path.exists(text):
+            raise UsageError(f"no such file or folder: {text}")
+
+
+def iter_keys(inputs: Sequence[str], operation: str, stdin: IO[str] | None = None) -> Iterator[str]:
+    """Every key the inputs name, lazily, in a stable order (folders sorted, files line by line)."""
+    suffixes = _IMAGE_SUFFIXES | _EXTRA_SUFFIXES.get(operation, frozenset())
+    for text in inputs:
+        if text == "-":
+            yield from _lines(stdin if stdin is not None else sys.stdin)
+        elif _is_url(text):
+            yield text
+        elif os.path.isdir(text):
+            yield from _walk(text, suffixes)
+        elif _looks_like_image(text):
+            yield text
+        else:
+            with open(text, encoding="utf-8", errors="surrogateescape") as f:
+                yield from _lines(f)
+
+
+def _lines(f: IO[str]) -> Iterator[str]:
+    for line in f:
+        entry = line.strip()
+        if entry and not entry.startswith("#"):
+            yield entry
+
+
+def _walk(root: str, suffixes: frozenset[str]) -> Iterator[str]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in suffixes:
+                yield os.path.join(folder, name)
+
+
+def image_of(key: str) -> str | Path:
+    return key if _is_url(key) else Path(key)
+
+
+# -- the output file: resume and repair ------------------------------------------------------
+
+
+@dataclasses.dataclass(slots=True)
+class Previous:
+    """What an earlier run left in the output file."""
+
+    done: set[int] = dataclasses.field(default_factory=set)  # digests of keys not to run again
+    succeeded: int = 0
+    failed_kept: int = 0
+    failed_dropped: int = 0
+    repaired: int = 0  # broken or duplicate lines removed
+
+
+def _classify(line: bytes, operation: str) -> tuple[str, str | None]:
+    """("ok" | "error" | "broken", key) for one line of the output file."""
+    if not line.endswith(b"\n"):
+        return "broken", None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return "broken", None
+    if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+        return "broken", None
+    if record.get("operation") != operation:
+        raise UsageError(
+            f"the output file holds results of operation {record.get('operation')!r}, not {operation!r}; "
+            "use another output file"
+        )
+    if "result" in record:
+        return "ok", record["key"]
+    if "error" in record:
+        return "error", record["key"]
+    return "broken", None
+
+
+def load_previous(path: Path, operation: str, *, retry_failed: bool) -> Previous:
+    """Read the output file of an earlier run; rewrite it without the lines that must go.
+
+    Goes: a broken line (no newline at the end, not JSON, not a record: what a crash or a power
+    loss leaves), a second line for a key, and failures that will be run again. The rewrite is
+    atomic (a temporary file, fsync, rename), so a crash during it loses nothing.
+    """
+    previous = Previous()
+    if not path.exists():
+        return previous
+    if path.is_dir():
+        raise UsageError(f"the output {path} is a folder")
+    keep: list[bool] = []
+    with path.open("rb") as f:
+        for line in f:
+            kind, key = _classify(line, operation)
+            if key is None:
+                previous.repaired += 1
+                keep.append(False)
+                continue
+            h = digest(key)
+            if h in previous.done:
+                previous.repaired += 1
+                keep.append(False)
+            elif kind == "ok" or not retry_failed:
+                previous.done.add(h)
+                previous.succeeded += kind == "ok"
+                previous.failed_kept += kind == "error"
+                keep.append(True)
+            else:
+                previous.failed_dropped += 1
+                keep.append(False)
+    if all(keep):
+        return previous
+    tmp = path.with_name(path.name + ".repair")
+    with path.open("rb") as src, tmp.open("wb") as dst:
+        for line, kept in zip(src, keep, strict=True):
+            if kept:
+                dst.write(line)
+        dst.flush()
+        os.fsync(dst.fileno())
+    os.replace(tmp, path)
+    return previous
+
+
+def _error_record(exc: VisionError) -> dict[str, Any]:
+    return {
+        "class": type(exc).__name__,
+        "status": exc.status_code if isinstance(exc, APIStatusError) else None,
+        "code": exc.code if isinstance(exc, APIStatusError) else None,
+        "inner_code": exc.inner_code if isinstance(exc, APIStatusError) else None,
+        "message": exc.message if isinstance(exc, APIError) else str(exc),
+        "request_id": exc.request_id,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+class ResultWriter:
+    """Appends one flushed JSON line per outcome; thumbnails go to a folder or into the line."""
+
+    def __init__(self, path: Path, operation: str, thumbnail_dir: Path | None) -> None:
+        self.operation = operation
+        self._thumbnail_dir = thumbnail_dir
+        if thumbnail_dir is not None:
+            thumbnail_dir.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("ab")
+
+    def write(self, item: BatchItem) -> None:
+        record: dict[str, Any] = {"key": item.key, "operation": self.operation}
+        if item.error is None:
+            record["result"] = self._wire(item.key, item.result)
+            record["request_id"] = getattr(item.result, "request_id", None)
+        else:
+            record["error"] = _error_record(item.error)
+        record["attempts"] = item.attempts
+        record["elapsed"] = round(item.elapsed, 4)
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+        self._file.write(line.encode("utf-8", "surrogateescape") + b"\n")
+        self._file.flush()
+
+    def _wire(self, key: str, result: Any) -> Any:
+        if isinstance(result, bytes):  # a thumbnail
+            fmt = sniff_format(result) or "BIN"
+            meta: dict[str, Any] = {"format": fmt, "bytes": len(result)}
+            if self._thumbnail_dir is None:
+                return {**meta, "base64": base64.b64encode(result).decode("ascii")}
+            target = self._thumbnail_dir / f"{digest(key):016x}.{fmt.lower()}"
+            target.write_bytes(result)
+            return {**meta, "path": str(target)}
+        raw = getattr(result, "raw", None)
+        if isinstance(raw, Mapping):
+            return dict(raw)
+        return _jsonable(result) if dataclasses.is_dataclass(result) else result
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        self._file.flush()
+        with contextlib.suppress(OSError):
+            os.fsync(self._file.fileno())
+        self._file.close()
