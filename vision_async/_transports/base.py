@@ -27,11 +27,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
-import h11
-import httpcore
 import httpx
 
-from .._errors import APIConnectionError, APITimeoutError, ResponseTooLargeError, ResponseValidationError, VisionError
+from .._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    ResponseTooLargeError,
+    ResponseValidationError,
+    VisionError,
+)
 
 __all__ = [
     "ERROR_BODY_CAP",
@@ -44,10 +49,12 @@ __all__ = [
     "Transport",
     "TransportStats",
     "default_transport",
+    "describe",
     "read_capped",
     "reveal",
     "scrub_traceback",
     "translate_exception",
+    "translate_failure",
 ]
 
 #: At most this much of a non-2xx body is read (enough for any error JSON or gateway page).
@@ -139,6 +146,9 @@ class RawResponse:
     headers: Mapping[str, str]
     content: bytes
 
+    def __repr__(self) -> str:  # the body and headers may echo a secret back: never show them
+        return f"RawResponse({self.status_code}, {len(self.content)} bytes)"
+
 
 @dataclass(frozen=True, slots=True)
 class TransportStats:
@@ -171,26 +181,14 @@ def default_transport(
 # -- the one boundary where foreign exceptions are translated ---------------------------------
 
 # Checked in order; the first base class that matches wins. Every exception class that httpx,
-# httpcore and h11 export is covered (tests/test_transport.py enumerates them).
-_TIMEOUTS: tuple[type[BaseException], ...] = (
-    httpx.TimeoutException,
-    httpcore.TimeoutException,
-    TimeoutError,
-)
+# httpcore, h11 and aiohttp export is covered (tests/test_transport.py enumerates them).
+_TIMEOUTS: tuple[type[BaseException], ...] = (httpx.TimeoutException, TimeoutError)
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     # httpx: transport, protocol and stream errors, and a URL it cannot send to
     httpx.HTTPError,
     httpx.InvalidURL,
     httpx.CookieConflict,
     httpx.StreamError,
-    # httpcore
-    httpcore.NetworkError,
-    httpcore.ProtocolError,
-    httpcore.ProxyError,
-    httpcore.UnsupportedProtocol,
-    httpcore.ConnectionNotAvailable,
-    # h11 (the default pool parses with it)
-    h11.ProtocolError,
     # anyio streams and the OS (ssl.SSLError is an OSError)
     anyio.BrokenResourceError,
     anyio.ClosedResourceError,
@@ -198,6 +196,27 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     anyio.IncompleteRead,
     OSError,
 )
+
+
+def _httpcore_h11_class(exc: BaseException) -> type[VisionError] | None:
+    """httpcore's and h11's classes (imported only once one of them raised: httpcore pulls in
+    trio when it is installed, which would double the import time of vision_async)."""
+    import h11
+    import httpcore
+
+    if isinstance(exc, httpcore.TimeoutException):
+        return APITimeoutError
+    if isinstance(
+        exc,
+        httpcore.NetworkError
+        | httpcore.ProtocolError
+        | httpcore.ProxyError
+        | httpcore.UnsupportedProtocol
+        | httpcore.ConnectionNotAvailable
+        | h11.ProtocolError,
+    ):
+        return APIConnectionError
+    return None
 
 
 def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
@@ -212,14 +231,30 @@ def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
         from .aiohttp import translate_aiohttp_exception  # aiohttp is loaded: it raised this
 
         return translate_aiohttp_exception(exc, what=what)
+    if type(exc).__module__.startswith(("httpcore", "h11")):
+        cls = _httpcore_h11_class(exc)
+        if cls is APITimeoutError:
+            return APITimeoutError(f"{what}: timed out ({type(exc).__name__})")
+        if cls is None:
+            return None
+        detail = describe(exc)
+        return APIConnectionError(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
     if isinstance(exc, _TIMEOUTS):
         return APITimeoutError(f"{what}: timed out ({type(exc).__name__})")
     if isinstance(exc, httpx.DecodingError):
         return ResponseValidationError(f"{what}: the response body could not be decoded ({exc})")
     if isinstance(exc, _CONNECTION_ERRORS):
-        detail = str(exc)
+        detail = describe(exc)
         return APIConnectionError(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
     return None
+
+
+def describe(exc: BaseException) -> str:
+    """``str(exc)``, or "" when the foreign exception cannot even print itself."""
+    try:
+        return str(exc)
+    except Exception:
+        return ""
 
 
 def scrub_traceback(exc: BaseException) -> None:
@@ -235,6 +270,55 @@ def scrub_traceback(exc: BaseException) -> None:
         seen.add(id(current))
         traceback.clear_frames(current.__traceback__)
         current = current.__cause__ or current.__context__
+
+
+def translate_failure(exc: Exception, request: OutgoingRequest, *, closed: bool = False) -> VisionError | None:
+    """What a transport raises (``from exc``) for ``exc``, or ``None`` to let ``exc`` through.
+
+    ClientClosedError when the transport was closed under the request; else the translated
+    error, with the request's own secrets redacted from its message (a server or proxy may echo
+    them into the text that the foreign exception quotes), and ``exc``'s frames scrubbed.
+    """
+    mapped = ClientClosedError("the transport was closed") if closed else translate_exception(exc, what=request.what)
+    if mapped is None:
+        return None
+    scrub_traceback(exc)
+    secrets = [value for _, value in request.headers if not isinstance(value, str)]
+    if secrets:
+        for error in [mapped, *_chain(exc)]:
+            _redact(error, secrets)
+    return mapped
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _redact(exc: BaseException, secrets: list[Revealable]) -> None:
+    """Replace the secrets in an exception's text (its args and a ``message``/``msg`` attribute)."""
+
+    def clean(value: object) -> object:
+        if isinstance(value, str | bytes | bytearray):
+            for secret in secrets:
+                if isinstance(value, str):
+                    value = value.replace(secret.reveal(), "***")
+                else:
+                    value = bytes(value).replace(secret.reveal().encode("latin-1", "replace"), b"***")
+        return value
+
+    try:
+        exc.args = tuple(clean(arg) for arg in exc.args)
+        for name in ("message", "msg"):
+            value = getattr(exc, name, None)
+            if isinstance(value, str):
+                setattr(exc, name, clean(value))
+    except (AttributeError, TypeError):  # a read-only attribute: leave that one exception be
+        pass
 
 
 def timeout_error(request: OutgoingRequest) -> APITimeoutError:
@@ -322,10 +406,9 @@ class HttpxTransport:
         except VisionError:
             raise
         except Exception as exc:
-            mapped = translate_exception(exc, what=request.what)
+            mapped = translate_failure(exc, request)
             if mapped is None:
                 raise
-            scrub_traceback(exc)
             raise mapped from exc
 
     async def _exchange(self, request: OutgoingRequest) -> RawResponse:
