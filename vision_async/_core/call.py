@@ -38,11 +38,17 @@ class Response:
     request_id: str | None
     resource: str | None = None
     attempts: int = 1
+    redact: Callable[[str], str] | None = None  # the client's secrets out of server text
+
+    def __repr__(self) -> str:  # the body and headers may echo a secret back: never show them
+        return f"Response({self.status_code}, {len(self.content)} bytes, request_id={self.request_id!r})"
 
     def parse(self, cls: type[R], operation: str) -> R:
         """The body as a ``cls`` result; any mismatch is a ResponseValidationError with the request id."""
         try:
-            result: R = cls.from_json(load_json_object(self.content, operation), request_id=self.request_id)
+            result: R = cls.from_json(
+                load_json_object(self.content, operation, redact=self.redact), request_id=self.request_id
+            )
         except ResponseValidationError as exc:
             exc.request_id = exc.request_id or self.request_id
             raise

@@ -322,7 +322,7 @@ class Send:
             raise
         if raw.status_code != call.expect:
             raise self._error(call.operation, raw)
-        return Response(raw.status_code, raw.headers, raw.content, request_id_of(raw.headers))
+        return Response(raw.status_code, raw.headers, raw.content, request_id_of(raw.headers), redact=self._redact)
 
     def _error(self, operation: str, raw: RawResponse) -> VisionError:
         request_id = request_id_of(raw.headers)

@@ -14,14 +14,40 @@ __all__ = ["Node", "load_json_object"]
 T = TypeVar("T")
 
 
-def load_json_object(content: bytes, what: str) -> Mapping[str, Any]:
-    """Parse a 2xx body that must be a JSON object."""
+class _Body:
+    """A response body that never shows itself in a repr (it may echo a secret back)."""
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def __repr__(self) -> str:
+        return f"<{len(self.content)} bytes>"
+
+
+def load_json_object(
+    content: bytes | _Body, what: str, *, redact: Callable[[str], str] | None = None
+) -> Mapping[str, Any]:
+    """Parse a 2xx body that must be a JSON object.
+
+    The start of a body that is not JSON is quoted in the error, with ``redact`` applied (the
+    client's secrets removed); the raw bytes never sit in a local variable of the raising frame.
+    """
+    body = content if isinstance(content, _Body) else _Body(content)
+    del content
+    return _load(body, what, redact)
+
+
+def _load(body: _Body, what: str, redact: Callable[[str], str] | None) -> Mapping[str, Any]:
     try:
-        data = json.loads(content)
+        data = json.loads(body.content)
     except ValueError as exc:
-        snippet = content[:60].decode("utf-8", "replace")
         reason = getattr(exc, "msg", None) or type(exc).__name__
-        raise ResponseValidationError(f"{what}: the response is not JSON ({reason}); it starts {snippet!r}") from None
+        raise ResponseValidationError(
+            f"{what}: the response is not JSON ({reason}); "
+            f"it starts {(redact or str)(body.content[:60].decode('utf-8', 'replace'))!r}"
+        ) from None
     if not isinstance(data, dict):
         raise ResponseValidationError(f"{what}: the response is a JSON {type(data).__name__}, not an object")
     return data
