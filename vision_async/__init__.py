@@ -1,4 +1,4 @@
-"""vision_async: an asyncio-first client for the Azure AI Vision Image Analysis REST API (v3.2)."""
+"""vision_async: an asyncio-first client for the Azure AI Vision Image Analysis REST API (v3.2 and 4.0)."""
 
 from ._client import VisionClient
 from ._core.resource import Resource

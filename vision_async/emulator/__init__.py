@@ -1,4 +1,4 @@
-"""A local emulator of the Azure Computer Vision v3.2 API (the ``emulator`` extra).
+"""A local emulator of the Azure AI Vision Image Analysis APIs, v3.2 and 4.0 (the ``emulator`` extra).
 
 Three ways to use it:
 

@@ -1,4 +1,4 @@
-"""The emulator: an ASGI app speaking the v3.2 wire protocol, with fault injection and counters."""
+"""The emulator: an ASGI app speaking the v3.2 and 4.0 wire protocols, with fault injection and counters."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from . import _ocr
 from ._faults import FaultConfig, Faults, Stats
 from ._results import Scenarios
 from ._routes import Routes
+from ._routes_v4 import ROUTES_V4, RoutesV4
 from ._wire import ApiError, gateway_error, json_response
 
 __all__ = ["DroppedConnection", "Emulator"]
@@ -47,7 +48,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", "/generateThumbnail", "generate_thumbnail"),
         ("POST", "/areaOfInterest", "area_of_interest"),
     )
-)
+) + tuple((method, re.compile(f"^{re.escape(path)}/?$"), name) for method, path, name in ROUTES_V4)
 #: Longest a "hung" response holds the connection before giving up on the client.
 MAX_HANG = 600.0
 
@@ -62,7 +63,7 @@ class DroppedConnection(Exception):
 
 
 class Emulator:
-    """A local emulator of the Azure Computer Vision v3.2 API.
+    """A local emulator of the Azure Computer Vision v3.2 API and of Image Analysis 4.0.
 
     ``key``: the subscription key to require (``None`` accepts any key, and bearer tokens).
     ``clock``/``sleep``: injectable time (Read progress, rate limits, outages, latency).
@@ -96,6 +97,7 @@ class Emulator:
         self.urls: dict[str, bytes] = {}
         self._ocr = ocr
         self._routes = Routes(self)
+        self._v4_handlers = RoutesV4(self._routes).handlers()
 
     # -- configuration -------------------------------------------------------------------
 
@@ -175,7 +177,7 @@ class Emulator:
                 return
             if decision.status is not None:
                 raise self._fault_error(decision.status, decision.retry_after, route)
-            handler = getattr(self._routes, route)
+            handler = self._v4_handlers.get(route) or getattr(self._routes, route)
             response = await handler(request, request_id, **params)
         except ApiError as exc:
             decision = None

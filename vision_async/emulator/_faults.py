@@ -26,6 +26,7 @@ ROUTES = (
     "read_result",
     "generate_thumbnail",
     "area_of_interest",
+    "v4_analyze",
 )
 
 

@@ -12,8 +12,8 @@
   <= 64: 2 normal, <= 256: 1 ambiguous, else 0); line drawing when the image is mostly white with a
   few dark strokes and nearly no color.
 - saliency: edge strength plus distance from the background (border) color, on a 64-pixel copy. The area of
-  interest is the box that keeps 90% of it; smart cropping slides the thumbnail's window to the
-  position with the most of it.
+  interest is the box that keeps 90% of it; smart cropping (3.2 thumbnails, 4.0 smart crops) slides
+  the crop's window to the position with the most of it (:func:`crop_box`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageFacts", "InvalidImage", "analyze_pixels", "thumbnail"]
+__all__ = ["ImageFacts", "InvalidImage", "analyze_pixels", "crop_box", "thumbnail"]
 
 PALETTE = ("Black", "Blue", "Brown", "Grey", "Green", "Orange", "Pink", "Purple", "Red", "Teal", "White", "Yellow")
 
@@ -249,6 +249,28 @@ def _best_window(sums: list[float], window: float) -> float:
     return best_start / n
 
 
+def crop_box(iw: int, ih: int, target: float, facts: ImageFacts | None) -> tuple[int, int, int, int]:
+    """The largest ``target``-ratio (width / height) box in an ``iw`` x ``ih`` image, as
+    (left, top, right, bottom): slid to hold the most saliency when ``facts`` is given, else centered.
+    Smart thumbnails (3.2) and smart crops (4.0) both cut here."""
+    if iw / ih > target:  # too wide: choose a horizontal window
+        crop_w = ih * target
+        if facts is not None:
+            cols = [sum(c) for c in zip(*facts.saliency, strict=True)]
+            left = _best_window(cols, crop_w / iw) * iw
+        else:
+            left = (iw - crop_w) / 2
+        return round(left), 0, round(min(iw, left + crop_w)), ih
+    # too tall (or exact): choose a vertical window
+    crop_h = iw / target
+    if facts is not None:
+        rows = [sum(r) for r in facts.saliency]
+        top = _best_window(rows, crop_h / ih) * ih
+    else:
+        top = (ih - crop_h) / 2
+    return 0, round(top), iw, round(min(ih, top + crop_h))
+
+
 def thumbnail(
     data: bytes, width: int, height: int, *, smart: bool, facts: ImageFacts | None = None
 ) -> tuple[bytes, str]:
@@ -257,23 +279,7 @@ def thumbnail(
         source_format = opened.format
         img = opened.convert("RGB")
     iw, ih = img.size
-    target = width / height
-    if iw / ih > target:  # too wide: choose a horizontal window
-        crop_w = ih * target
-        if smart and facts is not None:
-            cols = [sum(c) for c in zip(*facts.saliency, strict=True)]
-            left = _best_window(cols, crop_w / iw) * iw
-        else:
-            left = (iw - crop_w) / 2
-        box = (round(left), 0, round(min(iw, left + crop_w)), ih)
-    else:  # too tall (or exact): choose a vertical window
-        crop_h = iw / target
-        if smart and facts is not None:
-            rows = [sum(r) for r in facts.saliency]
-            top = _best_window(rows, crop_h / ih) * ih
-        else:
-            top = (ih - crop_h) / 2
-        box = (0, round(top), iw, round(min(ih, top + crop_h)))
+    box = crop_box(iw, ih, width / height, facts if smart else None)
     out = img.crop(box).resize((width, height), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     if source_format == "JPEG":

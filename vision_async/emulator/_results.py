@@ -10,6 +10,9 @@ The fallback never claims more than the pixels show:
 - adult: every flag false and every score 0.0 (no evidence);
 - faces, objects, brands, celebrities, landmarks: none;
 - text (ocr, read): what rapidocr finds when the ``ocr`` extra is installed, else none.
+
+Image Analysis 4.0 answers from the same scenarios and the same fallback (``_results_v4``): one
+registered image answers alike on both API versions.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ SCENARIO_KEYS = frozenset(
         "read",
         "read_status",
         "metadata",
+        # Image Analysis 4.0 only (its tags, objects and read come from the keys above):
+        "caption",
+        "denseCaptions",
+        "people",
     }
 )
 

@@ -71,7 +71,7 @@ class Routes:
 
     # -- inputs --------------------------------------------------------------------------
 
-    async def image(self, request: Request, *, read: bool = False) -> Image:
+    async def image(self, request: Request, *, read: bool = False, max_bytes: int | None = None) -> Image:
         flat = read
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         body = await request.body()
@@ -95,7 +95,7 @@ class Routes:
                 "send application/json or application/octet-stream.",
                 flat=flat,
             )
-        limit = MAX_READ_BYTES if read else MAX_IMAGE_BYTES
+        limit = max_bytes if max_bytes is not None else MAX_READ_BYTES if read else MAX_IMAGE_BYTES
         if len(data) >= limit:
             raise ApiError(
                 400, "InvalidImageSize", f"Input image is too large: it must be less than {limit} bytes.", flat=flat
