@@ -65,13 +65,19 @@ def test_missing_endpoint_or_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
         ("x.cognitiveservices.azure.com", False),
     ],
 )
-def test_endpoint_must_be_https_unless_loopback(endpoint: str, allowed: bool) -> None:
-    """Plain http is refused except on loopback; other schemes are refused."""
-    if allowed:
-        VisionClient(endpoint, "k", transport=ok())
-    else:
+@pytest.mark.anyio
+async def test_endpoint_must_be_https_unless_loopback(endpoint: str, allowed: bool) -> None:
+    """Plain http is refused except on loopback (requests then go to that endpoint); other schemes are refused."""
+    transport = ok()
+    if not allowed:
         with pytest.raises(ConfigurationError):
-            VisionClient(endpoint, "k", transport=ok())
+            VisionClient(endpoint, "k", transport=transport)
+        assert transport.count == 0
+        return
+    async with VisionClient(endpoint, "k", transport=transport, retry=None) as client:
+        await client.tag(URL)
+    sent = transport.requests[0].url
+    assert str(sent).startswith(endpoint.rstrip("/") + "/vision/v3.2/tag")
 
 
 def test_insecure_http_needs_an_explicit_opt_in() -> None:

@@ -164,3 +164,65 @@ def test_httpx_response_headers_are_case_insensitive_for_request_ids() -> None:
 
     assert request_id_of(httpx.Headers({"APIM-Request-Id": "X1"})) == "X1"
     assert request_id_of(httpx.Headers({})) is None
+
+
+# -- redaction of server-supplied text (issue 8, item 2) -------------------------------------------
+
+
+def _echo_page(secret: str) -> bytes:
+    """A gateway page that reflects the request headers, secret included, well past 200 chars."""
+    padding = "x" * 160
+    return f"<html><pre>{padding} Ocp-Apim-Subscription-Key: {secret}\r\nUser-Agent: t</pre></html>".encode()
+
+
+def test_reflected_key_in_a_json_error_is_redacted_everywhere() -> None:
+    """With redact=, the key is gone from message, codes, request id, body and str/repr."""
+    from vision_async._secrets import Redactor
+
+    redact = Redactor([KEY])
+    body = (
+        b'{"error": {"code": "Bad' + KEY.encode() + b'", "message": "header was ' + KEY.upper().encode() + b'",'
+        b' "innererror": {"code": "' + KEY.encode() + b'", "message": "m"}}, "requestId": "' + KEY.encode() + b'"}'
+    )
+    err = error_from_response(401, f"Reason {KEY}", body, request_id=None, retry_after=None, redact=redact)
+    texts = [str(err), repr(err), repr(err.args), err.message, str(err.code), str(err.inner_code)]
+    texts += [str(err.request_id), repr(err.body)]
+    for text in texts:
+        assert KEY.lower() not in text.lower(), text
+    assert "***" in err.message and err.code == "Bad***" and err.request_id == "***"
+
+
+def test_reflected_key_in_an_html_page_is_redacted_before_the_excerpt_is_cut() -> None:
+    """An echo that straddles the 200-character excerpt leaves no piece of the key behind."""
+    from vision_async._secrets import Redactor
+
+    err = error_from_response(502, "Bad Gateway", _echo_page(KEY), request_id=None, retry_after=None)
+    assert KEY[:8] in err.message  # without redaction, a piece of the key survives the cut
+    err = error_from_response(
+        502, "Bad Gateway", _echo_page(KEY), request_id=None, retry_after=None, redact=Redactor([KEY])
+    )
+    assert KEY[:8] not in err.message and "Ocp-Apim-Subscription-Key: ***" in err.message
+
+
+def test_without_a_secret_in_it_the_text_is_unchanged() -> None:
+    """Redaction changes nothing in an error that does not contain a secret."""
+    from vision_async._secrets import Redactor
+
+    body = v32_error("InvalidRequest", "InvalidImageUrl", "bad url")
+    plain = error_from_response(400, "x", body, request_id="rid", retry_after=None)
+    redacted = error_from_response(400, "x", body, request_id="rid", retry_after=None, redact=Redactor([KEY]))
+    assert str(plain) == str(redacted) and plain.body == redacted.body
+
+
+def test_redact_error_scrubs_an_error_built_elsewhere() -> None:
+    """redact_error rewrites message, args and request id of any error in place."""
+    from vision_async import APIConnectionError
+    from vision_async._errors import redact_error
+    from vision_async._secrets import Redactor
+
+    err = APIConnectionError(f"POST /tag: RemoteProtocolError: illegal header value {KEY!r}", request_id=KEY)
+    assert redact_error(err, Redactor([KEY])) is err
+    assert KEY not in str(err) and KEY not in repr(err) and err.request_id == "***"
+    status = error_from_response(500, "x", v32_error(KEY, KEY, KEY), request_id=None, retry_after=None)
+    redact_error(status, Redactor([KEY]))
+    assert KEY not in repr((status.code, status.inner_code, status.message, status.args, status.body))

@@ -372,3 +372,70 @@ async def test_stats_snapshot_counts_what_happened() -> None:
     assert len(stats.resources) == 1 and stats.resources[0].requests == 3
     with pytest.raises(AttributeError):
         stats.requests = 0  # type: ignore[misc]
+
+
+async def test_a_call_refused_by_an_open_breaker_still_yields() -> None:
+    """A refused call is a checkpoint (cancellation is delivered), so a loop of refusals cannot starve others."""
+    vc = VirtualClock()
+
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        return json_response(500, {"error": {"code": "InternalServerError", "message": "x"}})
+
+    async with (
+        vc.running(),
+        client_for(vc, TimedTransport(vc, answer), retry=None, breaker=BreakerPolicy(fail_max=1)) as client,
+    ):
+        with pytest.raises(VisionError):
+            await client.tag(URL)
+        assert client.breaker_state is BreakerState.OPEN
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await client.tag(URL)
+        assert scope.cancelled_caught
+
+
+async def test_the_cooldown_releases_waiters_as_a_ramp() -> None:
+    """After a 10 s pause, waiting calls leave spread over up to a second, not all at one instant."""
+    vc = VirtualClock()
+
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        if n == 1:
+            return json_response(429, {"error": {"code": "429", "message": "x"}}, headers={"Retry-After": "10"})
+        return json_response(200, TAGS)
+
+    transport = TimedTransport(vc, answer)
+    async with vc.running(), client_for(vc, transport, adaptive=False, retry=None) as client:
+        t0 = vc.now
+        with pytest.raises(RateLimitError):
+            await client.tag(URL)
+        await run_calls(client, 20)
+    released = transport.times[1:]
+    assert min(released) >= t0 + 10.0
+    assert max(released) <= t0 + 11.0 + 1e-9
+    assert len(set(released)) > 10  # spread out, not one wall
+
+
+async def test_errors_say_which_resource_failed() -> None:
+    """An error carries the root URL of the resource that answered it."""
+    vc = VirtualClock()
+
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        return json_response(400, {"error": {"code": "InvalidRequest", "message": "bad"}})
+
+    async with vc.running(), client_for(vc, TimedTransport(vc, answer)) as client:
+        with pytest.raises(BadRequestError) as info:
+            await client.tag(URL)
+    assert info.value.resource == "https://unit.example.com"
+
+
+async def test_error_code_from_the_header_when_the_body_has_none() -> None:
+    """A bodiless error takes its code from x-ms-error-code (as 4.0 gateways send it)."""
+    vc = VirtualClock()
+
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        return httpx.Response(400, headers={"x-ms-error-code": "InvalidRequest"})
+
+    async with vc.running(), client_for(vc, TimedTransport(vc, answer)) as client:
+        with pytest.raises(BadRequestError) as info:
+            await client.tag(URL)
+    assert info.value.code == "InvalidRequest"

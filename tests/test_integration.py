@@ -25,6 +25,7 @@ from vision_async import (
 from vision_async.emulator import Emulator, EmulatorServer
 
 from .conftest import png_bytes
+from .hostile_server import HostileServer, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -140,19 +141,22 @@ async def test_breaker_stops_traffic_to_a_failing_server(server: EmulatorServer)
     assert server.emulator.stats.received["models"] - before == 2
 
 
-async def test_concurrent_calls_share_one_pool(server: EmulatorServer) -> None:
-    """100 concurrent calls over one client all succeed."""
+async def test_concurrent_calls_share_one_pool() -> None:
+    """100 concurrent calls over one client go through its one pool: at most max_connections sockets, reused."""
     image = png_bytes(64, 64)
-    done = 0
-    async with VisionClient(server.url, KEY) as c:
+    results = []
+    with HostileServer(ok()) as server:
+        async with VisionClient(server.url, KEY, max_connections=8, timeout=5.0) as c:
 
-        async def one() -> None:
-            nonlocal done
-            await c.tag(image)
-            done += 1
+            async def one() -> None:
+                results.append(await c.tag(image))
 
-        with anyio.fail_after(30):
-            async with anyio.create_task_group() as tg:
-                for _ in range(100):
-                    tg.start_soon(one)
-    assert done == 100
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as tg:
+                    for _ in range(100):
+                        tg.start_soon(one)
+    assert len(results) == 100 and all(r.tags[0].name == "grass" for r in results)
+    assert len(server.requests) == 100
+    # one pool of 8: never more than 8 sockets for 100 requests, each used for many requests
+    assert 1 <= server.connections <= 8
+    assert len({r.connection for r in server.requests}) == server.connections

@@ -275,13 +275,13 @@ def test_absent_features_are_none_or_empty() -> None:
     [
         (TagResult, {"tags": {"name": "x"}}, "$.tags"),
         (TagResult, {"tags": [{"name": "x", "confidence": "high"}]}, "$.tags[0].confidence"),
-        (TagResult, {"tags": [{"name": "x"}]}, "$.tags[0].confidence"),
+        (TagResult, {"tags": [{"name": "x", "confidence": None}, {"name": 3}]}, "$.tags[1].name"),
         (TagResult, {"tags": ["x"]}, "$.tags[0]"),
         (ImageAnalysis, {"adult": {"isAdultContent": "no"}}, "$.adult.isAdultContent"),
         (ImageAnalysis, {"metadata": {"width": 1.5, "height": 2}}, "$.metadata.width"),
         (
             DetectResult,
-            {"objects": [{"rectangle": {"x": 0, "y": 0, "w": 1}, "confidence": 1}]},
+            {"objects": [{"rectangle": {"x": 0, "y": 0, "w": 1, "h": "tall"}, "confidence": 1}]},
             "$.objects[0].rectangle.h",
         ),
         (OcrResult, {"regions": [{"boundingBox": "1,2,3", "lines": []}]}, "$.regions[0].boundingBox"),

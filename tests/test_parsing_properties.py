@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -71,15 +72,39 @@ def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
 @pytest.mark.parametrize(("cls", "fixture"), RESULTS, ids=[c.__name__ for c, _ in RESULTS])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_corrupting_any_field_gives_a_typed_error_or_a_result(cls: type, fixture: str, data: st.DataObject) -> None:
+def test_corrupting_any_field_gives_a_typed_error_or_a_result(cls: Any, fixture: str, data: st.DataObject) -> None:
     """Replacing any node of a real example with arbitrary JSON never raises anything untyped."""
     body = fixture_body(fixture)
     path = data.draw(st.sampled_from(_paths(body)[1:]))
     corrupted = _replace(body, path, data.draw(json_values))
     try:
-        cls.from_json(corrupted)
+        result = cls.from_json(corrupted)
     except ResponseValidationError as exc:
-        assert str(exc)
+        # the error names the corrupted node or a node inside it
+        named = re.search(r"response field (\$[^ ]*) should", str(exc))
+        assert named is not None, str(exc)
+        assert named.group(1).startswith(_json_path(path)), (str(exc), _json_path(path))
+    else:
+        assert type(result) is cls
+        assert dict(result.raw) == corrupted  # the body as received stays reachable
+        if corrupted == body:  # the "corruption" changed nothing: the same result as the example's
+            assert result == cls.from_json(body)
+
+
+def _json_path(path: tuple[Any, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+@pytest.mark.parametrize(("cls", "fixture"), RESULTS, ids=[c.__name__ for c, _ in RESULTS])
+def test_the_unchanged_examples_parse_and_keep_their_content(cls: Any, fixture: str) -> None:
+    """The success path: each spec example parses, and its parsed list lengths match the body."""
+    body = fixture_body(fixture)
+    result = cls.from_json(body)
+    assert dict(result.raw) == body
+    for key, value in body.items():
+        attribute = re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+        if isinstance(value, list) and hasattr(result, attribute):
+            assert len(getattr(result, attribute)) == len(value), key
 
 
 @given(st.binary(max_size=200))
@@ -102,7 +127,8 @@ def test_any_error_body_gives_an_api_status_error(status: int, content: bytes) -
     err = error_from_response(status, "Reason", content, request_id=None, retry_after=None)
     assert isinstance(err, APIStatusError)
     assert err.status_code == status
-    assert str(err)
+    assert str(err).startswith(f"HTTP {status}")
+    assert err.message  # never empty: the body's message, its text, or the reason phrase
 
 
 ROUTES = [

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from vision_async import BreakerPolicy, ImageLimits, InvalidInputError, RetryPolicy
+from vision_async import (
+    BreakerPolicy,
+    ImageLimits,
+    InvalidInputError,
+    RetryPolicy,
+    ServiceUnavailableError,
+    TagResult,
+    VisionClient,
+)
+from vision_async.testing import FakeClock, ScriptedTransport, json_response
+
+from .conftest import ENDPOINT, KEY, fixture_body
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -48,6 +59,35 @@ def test_image_limits_refuse_impossible_settings(kwargs: dict[str, object]) -> N
         ImageLimits(**kwargs)  # type: ignore[arg-type]
 
 
-def test_total_timeout_none_means_no_deadline() -> None:
-    """total_timeout=None is allowed: no total deadline."""
-    assert RetryPolicy(total_timeout=None).total_timeout is None
+def _unavailable_for(seconds: int) -> ScriptedTransport:
+    """Three 503s that each ask for a long wait, then a success."""
+    busy = json_response(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}},
+                         headers={"Retry-After": str(seconds)})  # fmt: skip
+    return ScriptedTransport(busy, busy, busy, json_response(200, fixture_body("tag_image")))
+
+
+@pytest.mark.anyio
+async def test_total_timeout_none_means_no_deadline() -> None:
+    """total_timeout=None: retries go on for as long as the attempts allow, however long the waits add up to.
+
+    The same script under a 60 s deadline gives up after the first answer (its wait would pass
+    the deadline), so the difference is the deadline and nothing else.
+    """
+    waits = 1000  # seconds per Retry-After: 3000 s of (fake) waiting in all
+    results: dict[float | None, TagResult | ServiceUnavailableError] = {}
+    for total_timeout in (None, 60.0):
+        clock = FakeClock()
+        transport = _unavailable_for(waits)
+        policy = RetryPolicy(max_attempts=4, max_retry_after=waits, total_timeout=total_timeout)
+        async with VisionClient(
+            ENDPOINT, KEY, transport=transport, retry=policy, breaker=None, clock=clock.clock, sleep=clock.sleep
+        ) as client:
+            try:
+                results[total_timeout] = await client.tag("https://example.com/a.jpg")
+            except ServiceUnavailableError as exc:
+                results[total_timeout] = exc
+        if total_timeout is None:
+            assert transport.count == 4
+            assert clock.now - 1000.0 >= 3 * waits  # the whole wait really elapsed, on the fake clock
+    assert isinstance(results[None], TagResult)
+    assert isinstance(results[60.0], ServiceUnavailableError)

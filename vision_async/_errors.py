@@ -64,9 +64,13 @@ __all__ = [
 
 
 class VisionError(Exception):
-    """Root of every exception raised by vision_async."""
+    """Root of every exception raised by vision_async.
+
+    ``resource``: the root URL of the Azure resource that answered (or failed), when one did.
+    """
 
     request_id: str | None = None
+    resource: str | None = None
 
 
 class InvalidInputError(VisionError, ValueError):
@@ -282,14 +286,20 @@ def error_from_response(
     request_id: str | None,
     retry_after: float | None,
     redact: Callable[[str], str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> APIStatusError:
     """Build the typed error for a non-2xx response.
 
     ``redact`` (the client's :class:`~vision_async._secrets.Redactor`) is applied to every text
     the server supplied (body, message, codes, reason phrase, request id) before it enters the
     exception: a gateway that reflects request headers must not put the key into ``str(error)``.
+    ``headers``: the response's, for the ``x-ms-error-code`` header when the body names no code.
     """
     data, code, inner_code, message, body_request_id = parse_error_body(content, redact=redact)
+    if not code and headers is not None:
+        header_code = headers.get("x-ms-error-code")
+        if header_code:
+            code = redact(header_code) if redact is not None else header_code
     if not message:
         message = (redact(reason) if redact is not None and reason else reason) or "no message"
     request_id = request_id or body_request_id

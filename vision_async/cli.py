@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 # -- rendering ------------------------------------------------------------------------------
 
 
-def _pct(value: float) -> str:
-    return f"{value:.2f}"
+def _pct(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
 
 
 def render(command: str, result: Any) -> list[str]:

@@ -139,15 +139,17 @@ class Router:
             lane.requests += 1
             try:
                 response = await lane.handle(call)
-            except CircuitOpenError:
+            except CircuitOpenError as exc:
                 # This resource's breaker refused (nothing was sent): another one may take it now.
                 if call.lane is None and len(refused) + 1 < len(self.lanes):
                     refused.append(lane)
                     continue
                 call.avoid = lane
+                exc.resource = lane.root
                 raise
-            except VisionError:
+            except VisionError as exc:
                 call.avoid = lane
+                exc.resource = lane.root
                 raise
             response.attempts = call.attempts
             response.resource = lane.root

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from .._errors import (
     APIStatusError,
@@ -67,7 +68,9 @@ class Lifecycle:
         scopes = self._scopes
 
         async def lifecycle(call: Call) -> Response:
-            self.check()
+            if self.closing:
+                await anyio.lowlevel.checkpoint()
+                self.check()
             scope = anyio.CancelScope()
             scopes.add(scope)
             counters.in_flight += 1
@@ -211,7 +214,11 @@ class BreakerLayer:
         store = self.store
 
         async def circuit(call: Call) -> Response:
-            ticket = breaker.admit()
+            try:
+                ticket = breaker.admit()
+            except CircuitOpenError:
+                await anyio.lowlevel.checkpoint()  # a refused call still yields: no busy loop can starve others
+                raise
             outcome: Outcome = "neutral"  # cancellation counts as nothing
             try:
                 response = await inner(call)
@@ -230,7 +237,11 @@ class BreakerLayer:
 
         async def shared_circuit(call: Call) -> Response:
             await store.refresh(breaker)
-            ticket = breaker.admit()
+            try:
+                ticket = breaker.admit()
+            except CircuitOpenError:
+                await anyio.lowlevel.checkpoint()
+                raise
             if ticket.probe and not await store.try_probe():
                 breaker.release_probe(ticket)
                 raise CircuitOpenError("circuit breaker is half-open and another worker is probing", retry_after=1.0)
@@ -339,7 +350,13 @@ class Send:
         if self._redact is not None:
             kwargs["redact"] = self._redact
         error: APIStatusError = error_from_response(
-            raw.status_code, raw.reason, raw.content, request_id=request_id, retry_after=retry_after, **kwargs
+            raw.status_code,
+            raw.reason,
+            raw.content,
+            request_id=request_id,
+            retry_after=retry_after,
+            headers=raw.headers,
+            **kwargs,
         )
         if 300 <= raw.status_code < 400:
             error.message = (

@@ -3,11 +3,14 @@
 Azure's quota is per resource and shared by every call, so when the service answers 429 with a
 wait of W seconds, the calls that have not hit it yet would only hit it too. The gate holds every
 new attempt until W has passed (the longest wait asked for wins), then lets them through to the
-rate limiter, which spaces them out again.
+rate limiter, which spaces them out again. Without a rate limit they would all leave at the same
+instant; so each waiter adds a random share of :data:`RELEASE_SPREAD` of the pause (at most
+:data:`MAX_RELEASE_SPREAD` seconds), and the release is a ramp rather than a wall.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Awaitable, Callable
 
@@ -16,12 +19,16 @@ import anyio
 from .._errors import APITimeoutError
 from .state import CooldownState
 
-__all__ = ["DEFAULT_COOLDOWN", "MAX_COOLDOWN", "Cooldown", "CooldownTimeout"]
+__all__ = ["DEFAULT_COOLDOWN", "MAX_COOLDOWN", "MAX_RELEASE_SPREAD", "RELEASE_SPREAD", "Cooldown", "CooldownTimeout"]
 
 #: Seconds to pause when a 429 names no wait.
 DEFAULT_COOLDOWN = 1.0
 #: The longest pause one 429 can impose (a hostile Retry-After cannot stop the client for hours).
 MAX_COOLDOWN = 60.0
+#: Waiters leave spread over this fraction of the pause after it ends ...
+RELEASE_SPREAD = 0.1
+#: ... but over no more than this many seconds.
+MAX_RELEASE_SPREAD = 1.0
 
 
 class CooldownTimeout(APITimeoutError):
@@ -31,7 +38,7 @@ class CooldownTimeout(APITimeoutError):
 class Cooldown:
     """When new attempts may start again (on the client's monotonic clock)."""
 
-    __slots__ = ("_clock", "_shared", "_sleep", "_until", "throttles")
+    __slots__ = ("_clock", "_pause", "_rand", "_shared", "_sleep", "_until", "throttles")
 
     def __init__(
         self,
@@ -39,8 +46,11 @@ class Cooldown:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = anyio.sleep,
         shared: CooldownState | None = None,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self._clock = clock
+        self._rand = rand
+        self._pause = 0.0
         self._sleep = sleep
         self._shared = shared
         self._until = 0.0
@@ -67,6 +77,7 @@ class Cooldown:
         until = self._clock() + seconds
         if until > self._until:
             self._until = until
+            self._pause = seconds
         if self._shared is not None:
             self._shared.publish(seconds)
 
@@ -82,4 +93,5 @@ class Cooldown:
             raise CooldownTimeout(
                 f"the service asked for a pause of {until - now:.3f}s after a 429, beyond the call's total deadline"
             )
-        await self._sleep(until - now)
+        spread = min(MAX_RELEASE_SPREAD, RELEASE_SPREAD * max(self._pause, until - now))
+        await self._sleep(until - now + spread * self._rand())

@@ -2,18 +2,24 @@
 
 Frozen, slotted dataclasses named after the v3.2 spec's definitions, each parsed in one place
 (``from_json``). Lists are tuples; a feature that was not requested is ``None`` or ``()``;
-unknown fields are ignored but stay reachable in ``raw`` on every top-level result. Non-nullable
-numbers of the spec are required: a body without them is a ResponseValidationError.
+unknown fields are ignored but stay reachable in ``raw`` on every top-level result.
+
+No definition of ComputerVision.json has a ``required`` list, so every field is optional: a
+field the body leaves out (or sends as ``null``) is ``None`` (``()`` for a list), never an
+error, and a ``null`` item of a list of objects (the spec makes every object type nullable) is
+skipped. What the spec does fix is each field's type: a field that is present with the wrong
+type (a string where a number belongs) is a ResponseValidationError naming its JSON path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from .._core.parse import Node
+from .._errors import ResponseValidationError
 
 __all__ = [
     "AdultInfo",
@@ -51,60 +57,81 @@ def _raw() -> Any:
     return field(default_factory=lambda: _EMPTY, repr=False, compare=False)
 
 
+def _flag(n: Node, key: str) -> bool | None:
+    """An optional boolean: ``None`` when absent or ``null``, an error when not a boolean."""
+    return None if n.data.get(key) is None else n.boolean(key)
+
+
+def _objects(n: Node, key: str, parse: Callable[[Node], R]) -> tuple[R, ...]:
+    """A list of objects that may be absent or ``null`` (``()``) and hold ``null`` items (skipped)."""
+    value = n.data.get(key)
+    if not isinstance(value, list) or None not in value:
+        return n.objects(key, parse)
+    out = []
+    for i, item in enumerate(value):
+        if item is None:
+            continue
+        if not isinstance(item, Mapping):
+            kind = {list: "array", str: "string", bool: "boolean"}.get(type(item), type(item).__name__)
+            raise ResponseValidationError(f"response field {n.path}.{key}[{i}] should be an object, got {kind}")
+        out.append(parse(Node(item, f"{n.path}.{key}[{i}]")))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class FaceRectangle:
-    left: int
-    top: int
-    width: int
-    height: int
+    left: int | None
+    top: int | None
+    width: int | None
+    height: int | None
 
     @classmethod
     def _parse(cls, n: Node) -> FaceRectangle:
-        return cls(n.integer("left"), n.integer("top"), n.integer("width"), n.integer("height"))
+        return cls(n.opt_integer("left"), n.opt_integer("top"), n.opt_integer("width"), n.opt_integer("height"))
 
 
 @dataclass(frozen=True, slots=True)
 class BoundingRect:
-    x: int
-    y: int
-    w: int
-    h: int
+    x: int | None
+    y: int | None
+    w: int | None
+    h: int | None
 
     @classmethod
     def _parse(cls, n: Node) -> BoundingRect:
-        return cls(n.integer("x"), n.integer("y"), n.integer("w"), n.integer("h"))
+        return cls(n.opt_integer("x"), n.opt_integer("y"), n.opt_integer("w"), n.opt_integer("h"))
 
 
 @dataclass(frozen=True, slots=True)
 class ImageMetadata:
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     format: str | None = None
 
     @classmethod
     def _parse(cls, n: Node) -> ImageMetadata:
-        return cls(n.integer("width"), n.integer("height"), n.opt_text("format"))
+        return cls(n.opt_integer("width"), n.opt_integer("height"), n.opt_text("format"))
 
 
 @dataclass(frozen=True, slots=True)
 class CelebritiesModel:
     name: str | None
-    confidence: float
+    confidence: float | None
     face_rectangle: FaceRectangle | None = None
 
     @classmethod
     def _parse(cls, n: Node) -> CelebritiesModel:
-        return cls(n.opt_text("name"), n.number("confidence"), n.opt_obj("faceRectangle", FaceRectangle._parse))
+        return cls(n.opt_text("name"), n.opt_number("confidence"), n.opt_obj("faceRectangle", FaceRectangle._parse))
 
 
 @dataclass(frozen=True, slots=True)
 class LandmarksModel:
     name: str | None
-    confidence: float
+    confidence: float | None
 
     @classmethod
     def _parse(cls, n: Node) -> LandmarksModel:
-        return cls(n.opt_text("name"), n.number("confidence"))
+        return cls(n.opt_text("name"), n.opt_number("confidence"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,38 +141,38 @@ class CategoryDetail:
 
     @classmethod
     def _parse(cls, n: Node) -> CategoryDetail:
-        return cls(n.objects("celebrities", CelebritiesModel._parse), n.objects("landmarks", LandmarksModel._parse))
+        return cls(_objects(n, "celebrities", CelebritiesModel._parse), _objects(n, "landmarks", LandmarksModel._parse))
 
 
 @dataclass(frozen=True, slots=True)
 class Category:
     name: str | None
-    score: float
+    score: float | None
     detail: CategoryDetail | None = None
 
     @classmethod
     def _parse(cls, n: Node) -> Category:
-        return cls(n.opt_text("name"), n.number("score"), n.opt_obj("detail", CategoryDetail._parse))
+        return cls(n.opt_text("name"), n.opt_number("score"), n.opt_obj("detail", CategoryDetail._parse))
 
 
 @dataclass(frozen=True, slots=True)
 class AdultInfo:
-    is_adult_content: bool
-    is_racy_content: bool
-    is_gory_content: bool
-    adult_score: float
-    racy_score: float
-    gore_score: float
+    is_adult_content: bool | None
+    is_racy_content: bool | None
+    is_gory_content: bool | None
+    adult_score: float | None
+    racy_score: float | None
+    gore_score: float | None
 
     @classmethod
     def _parse(cls, n: Node) -> AdultInfo:
         return cls(
-            n.boolean("isAdultContent"),
-            n.boolean("isRacyContent"),
-            n.boolean("isGoryContent"),
-            n.number("adultScore"),
-            n.number("racyScore"),
-            n.number("goreScore"),
+            _flag(n, "isAdultContent"),
+            _flag(n, "isRacyContent"),
+            _flag(n, "isGoryContent"),
+            n.opt_number("adultScore"),
+            n.opt_number("racyScore"),
+            n.opt_number("goreScore"),
         )
 
 
@@ -155,7 +182,7 @@ class ColorInfo:
     dominant_color_background: str | None
     dominant_colors: tuple[str, ...]
     accent_color: str | None
-    is_bw_img: bool
+    is_bw_img: bool | None
 
     @classmethod
     def _parse(cls, n: Node) -> ColorInfo:
@@ -164,7 +191,7 @@ class ColorInfo:
             n.opt_text("dominantColorBackground"),
             n.texts("dominantColors"),
             n.opt_text("accentColor"),
-            n.boolean("isBWImg"),
+            _flag(n, "isBWImg"),
         )
 
 
@@ -173,33 +200,33 @@ class ImageType:
     """``clip_art_type``: 0 non-clip-art, 1 ambiguous, 2 normal, 3 good clip art.
     ``line_drawing_type``: 0 not a line drawing, 1 line drawing."""
 
-    clip_art_type: int
-    line_drawing_type: int
+    clip_art_type: int | None
+    line_drawing_type: int | None
 
     @classmethod
     def _parse(cls, n: Node) -> ImageType:
-        return cls(n.integer("clipArtType"), n.integer("lineDrawingType"))
+        return cls(n.opt_integer("clipArtType"), n.opt_integer("lineDrawingType"))
 
 
 @dataclass(frozen=True, slots=True)
 class ImageTag:
     name: str | None
-    confidence: float
+    confidence: float | None
     hint: str | None = None
 
     @classmethod
     def _parse(cls, n: Node) -> ImageTag:
-        return cls(n.opt_text("name"), n.number("confidence"), n.opt_text("hint"))
+        return cls(n.opt_text("name"), n.opt_number("confidence"), n.opt_text("hint"))
 
 
 @dataclass(frozen=True, slots=True)
 class ImageCaption:
     text: str | None
-    confidence: float
+    confidence: float | None
 
     @classmethod
     def _parse(cls, n: Node) -> ImageCaption:
-        return cls(n.opt_text("text"), n.number("confidence"))
+        return cls(n.opt_text("text"), n.opt_number("confidence"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,18 +236,18 @@ class ImageDescriptionDetails:
 
     @classmethod
     def _parse(cls, n: Node) -> ImageDescriptionDetails:
-        return cls(n.texts("tags"), n.objects("captions", ImageCaption._parse))
+        return cls(n.texts("tags"), _objects(n, "captions", ImageCaption._parse))
 
 
 @dataclass(frozen=True, slots=True)
 class FaceDescription:
-    age: int
+    age: int | None
     gender: str | None
     face_rectangle: FaceRectangle | None = None
 
     @classmethod
     def _parse(cls, n: Node) -> FaceDescription:
-        return cls(n.integer("age"), n.opt_text("gender"), n.opt_obj("faceRectangle", FaceRectangle._parse))
+        return cls(n.opt_integer("age"), n.opt_text("gender"), n.opt_obj("faceRectangle", FaceRectangle._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,12 +255,12 @@ class ObjectHierarchy:
     """A more generic form of a detected object (``object_`` is the spec's ``object``)."""
 
     object_: str | None
-    confidence: float
+    confidence: float | None
     parent: ObjectHierarchy | None = None
 
     @classmethod
     def _parse(cls, n: Node) -> ObjectHierarchy:
-        return cls(n.opt_text("object"), n.number("confidence"), n.opt_obj("parent", ObjectHierarchy._parse))
+        return cls(n.opt_text("object"), n.opt_number("confidence"), n.opt_obj("parent", ObjectHierarchy._parse))
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +269,7 @@ class DetectedObject:
 
     rectangle: BoundingRect | None
     object_: str | None
-    confidence: float
+    confidence: float | None
     parent: ObjectHierarchy | None = None
 
     @classmethod
@@ -250,7 +277,7 @@ class DetectedObject:
         return cls(
             n.opt_obj("rectangle", BoundingRect._parse),
             n.opt_text("object"),
-            n.number("confidence"),
+            n.opt_number("confidence"),
             n.opt_obj("parent", ObjectHierarchy._parse),
         )
 
@@ -258,12 +285,12 @@ class DetectedObject:
 @dataclass(frozen=True, slots=True)
 class DetectedBrand:
     name: str | None
-    confidence: float
+    confidence: float | None
     rectangle: BoundingRect | None = None
 
     @classmethod
     def _parse(cls, n: Node) -> DetectedBrand:
-        return cls(n.opt_text("name"), n.number("confidence"), n.opt_obj("rectangle", BoundingRect._parse))
+        return cls(n.opt_text("name"), n.opt_number("confidence"), n.opt_obj("rectangle", BoundingRect._parse))
 
 
 def _common(n: Node, request_id: str | None) -> dict[str, Any]:
@@ -298,15 +325,15 @@ class ImageAnalysis:
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ImageAnalysis:
         n = Node(data, "$")
         return cls(
-            categories=n.objects("categories", Category._parse),
+            categories=_objects(n, "categories", Category._parse),
             adult=n.opt_obj("adult", AdultInfo._parse),
             color=n.opt_obj("color", ColorInfo._parse),
             image_type=n.opt_obj("imageType", ImageType._parse),
-            tags=n.objects("tags", ImageTag._parse),
+            tags=_objects(n, "tags", ImageTag._parse),
             description=n.opt_obj("description", ImageDescriptionDetails._parse),
-            faces=n.objects("faces", FaceDescription._parse),
-            objects=n.objects("objects", DetectedObject._parse),
-            brands=n.objects("brands", DetectedBrand._parse),
+            faces=_objects(n, "faces", FaceDescription._parse),
+            objects=_objects(n, "objects", DetectedObject._parse),
+            brands=_objects(n, "brands", DetectedBrand._parse),
             **_common(n, request_id),
         )
 
@@ -324,7 +351,7 @@ class TagResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> TagResult:
         n = Node(data, "$")
-        return cls(tags=n.objects("tags", ImageTag._parse), **_common(n, request_id))
+        return cls(tags=_objects(n, "tags", ImageTag._parse), **_common(n, request_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +385,7 @@ class DetectResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> DetectResult:
         n = Node(data, "$")
-        return cls(objects=n.objects("objects", DetectedObject._parse), **_common(n, request_id))
+        return cls(objects=_objects(n, "objects", DetectedObject._parse), **_common(n, request_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +410,7 @@ class ListModelsResult:
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ListModelsResult:
         n = Node(data, "$")
         return cls(
-            models=n.objects("models", ModelDescription._parse),
+            models=_objects(n, "models", ModelDescription._parse),
             request_id=n.opt_text("requestId") or request_id,
             raw=n.raw(),
         )
@@ -411,8 +438,8 @@ class DomainModelResults:
         result = n.opt_obj("result", lambda r: r) or Node({}, "$.result")
         return cls(
             result=result.raw(),
-            celebrities=result.objects("celebrities", CelebritiesModel._parse),
-            landmarks=result.objects("landmarks", LandmarksModel._parse),
+            celebrities=_objects(result, "celebrities", CelebritiesModel._parse),
+            landmarks=_objects(result, "landmarks", LandmarksModel._parse),
             **_common(n, request_id),
         )
 

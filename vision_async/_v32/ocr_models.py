@@ -1,4 +1,14 @@
-"""Results of the legacy OCR operation and of Read (Ocr.json), parsed in one place each."""
+"""Results of the legacy OCR operation and of Read (Ocr.json), parsed in one place each.
+
+Required-ness follows the spec definition by definition. The legacy OCR result
+(ComputerVision.json: ``OcrResult``, ``OcrRegion``, ``OcrLine``, ``OcrWord``) requires nothing:
+an absent field is ``None`` or ``()``. Read (Ocr.json) requires what its ``required`` lists
+name: ``analyzeResults`` (version, modelVersion, readResults), ``ReadResult`` (page, angle,
+width, height, unit, lines), ``Line`` (boundingBox, text, words), ``Word`` (boundingBox, text,
+confidence), ``Appearance`` (style) and ``Style`` (name, confidence); a body without one is a
+ResponseValidationError naming its JSON path. ``ReadOperationResult`` requires nothing, its
+``status`` included.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +37,11 @@ __all__ = [
 ]
 
 
-def _box4(n: Node) -> tuple[int, int, int, int]:
-    """The legacy OCR's ``"x,y,w,h"`` bounding box string as four ints."""
-    text = n.text("boundingBox")
+def _box4(n: Node) -> tuple[int, int, int, int] | None:
+    """The legacy OCR's ``"x,y,w,h"`` bounding box string as four ints (``None`` when absent)."""
+    text = n.opt_text("boundingBox")
+    if text is None:
+        return None
     parts = text.split(",")
     try:
         if len(parts) != 4:
@@ -44,7 +56,7 @@ def _box4(n: Node) -> tuple[int, int, int, int]:
 
 @dataclass(frozen=True, slots=True)
 class OcrWord:
-    bounding_box: tuple[int, int, int, int]
+    bounding_box: tuple[int, int, int, int] | None
     text: str | None
 
     @classmethod
@@ -54,7 +66,7 @@ class OcrWord:
 
 @dataclass(frozen=True, slots=True)
 class OcrLine:
-    bounding_box: tuple[int, int, int, int]
+    bounding_box: tuple[int, int, int, int] | None
     words: tuple[OcrWord, ...] = ()
 
     @property
@@ -69,7 +81,7 @@ class OcrLine:
 
 @dataclass(frozen=True, slots=True)
 class OcrRegion:
-    bounding_box: tuple[int, int, int, int]
+    bounding_box: tuple[int, int, int, int] | None
     lines: tuple[OcrLine, ...] = ()
 
     @classmethod
@@ -140,17 +152,14 @@ class Appearance:
 
 
 def _box8(n: Node) -> tuple[float, ...]:
-    box = n.numbers("boundingBox")
-    if len(box) != 8:
-        raise ResponseValidationError(
-            f"response field {n.path}.boundingBox should hold 8 numbers (4 corners), got {len(box)}"
-        )
-    return box
+    """A required ``BoundingBox``: an array of numbers. The spec's description says eight (four
+    corners); its schema fixes no length, so the numbers are kept as sent."""
+    return n.numbers("boundingBox")
 
 
 @dataclass(frozen=True, slots=True)
 class Word:
-    """A word; ``bounding_box`` is 8 numbers: the corners clockwise from top-left (x, y)."""
+    """A word; ``bounding_box`` is normally 8 numbers: the corners clockwise from top-left (x, y)."""
 
     bounding_box: tuple[float, ...]
     text: str
@@ -228,9 +237,13 @@ class AnalyzeResults:
 
 @dataclass(frozen=True, slots=True)
 class ReadOperationResult:
-    """A Read operation's state, and its result once ``status`` is succeeded."""
+    """A Read operation's state, and its result once ``status`` is succeeded.
 
-    status: OperationStatus
+    ``status`` is ``None`` when the body does not say (the spec makes it optional); such a
+    result is not :attr:`done`.
+    """
+
+    status: OperationStatus | None
     created_date_time: str | None = None
     last_updated_date_time: str | None = None
     analyze_result: AnalyzeResults | None = None
@@ -258,12 +271,13 @@ class ReadOperationResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ReadOperationResult:
         n = Node(data, "$")
-        status_text = n.text("status")
+        status_text = n.opt_text("status")
         try:
-            status = OperationStatus(status_text)
+            status = OperationStatus(status_text) if status_text is not None else None
         except ValueError:
             raise ResponseValidationError(
-                f"response field $.status should be one of {[s.value for s in OperationStatus]}, got {status_text!r}"
+                f"response field $.status should be one of {[s.value for s in OperationStatus]}, "
+                f"got {str(status_text)[:40]!r}"
             ) from None
         return cls(
             status=status,
