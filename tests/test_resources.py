@@ -154,3 +154,21 @@ async def test_resources_and_endpoint_are_exclusive() -> None:
 def test_resource_repr_hides_the_key() -> None:
     """A Resource's repr shows the endpoint, never the key."""
     assert "secret-key" not in repr(Resource(A, "secret-key")) and A in repr(Resource(A, "secret-key"))
+
+
+async def test_results_and_errors_say_which_resource_answered() -> None:
+    """A result names the resource that answered; with A down, an error names A and the result B."""
+    vc = VirtualClock()
+    transport = Hosts(vc, down={"a.cognitiveservices.azure.com"})
+    async with vc.running(), two_resources(vc, transport, retry=None) as client:
+        errors = []
+        results = []
+        for _ in range(4):
+            try:
+                results.append(await client.tag(URL))
+            except Exception as exc:
+                errors.append(exc)
+    assert {r.resource for r in results} == {B}
+    assert errors and {e.resource for e in errors} == {A}
+    read = await VisionClient(A, "k", transport=Hosts(VirtualClock()), retry=None).read(URL)
+    assert read.resource == A

@@ -51,7 +51,10 @@ class Response:
             )
         except ResponseValidationError as exc:
             exc.request_id = exc.request_id or self.request_id
+            exc.resource = self.resource
             raise
+        if self.resource is not None and hasattr(result, "resource"):
+            object.__setattr__(result, "resource", self.resource)  # a frozen result, filled in once here
         return result
 
 

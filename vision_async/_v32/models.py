@@ -320,6 +320,8 @@ class ImageAnalysis:
     metadata: ImageMetadata | None = None
     model_version: str | None = None
     raw: Mapping[str, Any] = _raw()
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ImageAnalysis:
@@ -347,6 +349,8 @@ class TagResult:
     metadata: ImageMetadata | None = None
     model_version: str | None = None
     raw: Mapping[str, Any] = _raw()
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> TagResult:
@@ -364,6 +368,8 @@ class ImageDescription:
     metadata: ImageMetadata | None = None
     model_version: str | None = None
     raw: Mapping[str, Any] = _raw()
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ImageDescription:
@@ -381,6 +387,8 @@ class DetectResult:
     metadata: ImageMetadata | None = None
     model_version: str | None = None
     raw: Mapping[str, Any] = _raw()
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> DetectResult:
@@ -405,6 +413,8 @@ class ListModelsResult:
     models: tuple[ModelDescription, ...] = ()
     request_id: str | None = None
     raw: Mapping[str, Any] = _raw()
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ListModelsResult:
@@ -431,6 +441,8 @@ class DomainModelResults:
     metadata: ImageMetadata | None = None
     model_version: str | None = None
     raw: Mapping[str, Any] = _raw()
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> DomainModelResults:
@@ -453,6 +465,8 @@ class AreaOfInterestResult:
     metadata: ImageMetadata | None = None
     model_version: str | None = None
     raw: Mapping[str, Any] = _raw()
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> AreaOfInterestResult:

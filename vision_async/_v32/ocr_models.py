@@ -13,7 +13,7 @@ ResponseValidationError naming its JSON path. ``ReadOperationResult`` requires n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -101,6 +101,8 @@ class OcrResult:
     model_version: str | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = _raw()
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @property
     def text(self) -> str:
@@ -249,6 +251,8 @@ class ReadOperationResult:
     analyze_result: AnalyzeResults | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = _raw()
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @property
     def done(self) -> bool:

@@ -238,6 +238,8 @@ class ImageAnalysisResult:
     smart_crops: tuple[CropRegion, ...] | None = None
     request_id: str | None = None
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+    #: The root URL of the Azure resource that answered (set by the client).
+    resource: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> ImageAnalysisResult:
