@@ -135,6 +135,19 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--thumbnail-dir", type=Path, default=None, help="write thumbnails here (default: base64 in JSON)")
     p.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, help="calls in flight (32)")
     p.add_argument("--rate", type=_positive_float, default=None, help="requests per second, at most (client-side)")
+    p.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="share the rate limit, 429 cool-down and breaker with other workers through Redis (the redis extra)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="with --redis: how many workers share the quota (each takes 1/N of --rate while Redis is unreachable)",
+    )
     p.add_argument("--shard", type=parse_shard, default=None, metavar="I/N", help="only shard I (0-based) of N")
     p.add_argument(
         "--no-retry-failed",
@@ -386,6 +399,14 @@ def make_client(args: argparse.Namespace) -> VisionClient:
     options: dict[str, Any] = {"timeout": args.timeout, "max_connections": max(args.concurrency, 10)}
     if args.rate is not None:
         options["rate_limit"] = RateLimit(per_second=args.rate)
+    if args.workers is not None and args.redis is None:
+        raise UsageError("--workers needs --redis")
+    if args.redis is not None:
+        try:
+            from .redis import RedisCoordination
+        except ImportError:  # pragma: no cover - redis is in the dev extra
+            raise UsageError("--redis needs the redis extra: pip install 'vision-async[redis]'") from None
+        options["coordination"] = RedisCoordination(args.redis, workers=args.workers)
     return make_client_for(args, **options)
 
 

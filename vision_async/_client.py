@@ -284,6 +284,7 @@ class VisionClient(V32Operations):
             breaker_state=resources[0].breaker_state,
             in_flight=counters.in_flight,
             resources=resources,
+            coordination=self._coordination.describe(),
         )
 
     def __repr__(self) -> str:

@@ -51,7 +51,8 @@ class ClientStats:
     unlimited); ``cooldown_remaining``: seconds left in a 429 cool-down; ``breaker_state``: None
     without a breaker; ``in_flight``: calls started and not finished. With several resources the
     top-level figures are sums (rates) or the first resource's (breaker state, cool-down), and
-    ``resources`` has each one.
+    ``resources`` has each one. ``coordination``: where flow-control state lives ("local",
+    "redis", or "redis (fallback: local)" while Redis is unreachable).
     """
 
     requests: int
@@ -66,6 +67,7 @@ class ClientStats:
     breaker_state: BreakerState | None
     in_flight: int
     resources: tuple[ResourceStats, ...] = field(default=())
+    coordination: str = "local"
 
     @property
     def failed(self) -> int:
