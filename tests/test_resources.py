@@ -16,12 +16,16 @@ from vision_async import (
     RetryPolicy,
     VisionClient,
 )
+from vision_async.emulator import Emulator, EmulatorTransport
 from vision_async.testing import VirtualClock, json_response
+
+from .conftest import png_bytes
 
 pytestmark = pytest.mark.anyio
 
 URL = "https://example.com/cat.jpg"
 TAGS = {"tags": [{"name": "cat", "confidence": 0.9}], "requestId": "r", "modelVersion": "2021-04-01"}
+IMAGE = png_bytes(64, 64)
 A = "https://a.cognitiveservices.azure.com"
 B = "https://b.cognitiveservices.azure.com"
 
@@ -73,12 +77,12 @@ def two_resources(vc: VirtualClock, transport: Hosts, **options: object) -> Visi
     )
 
 
-async def run_calls(client: VisionClient, n: int) -> int:
+async def run_calls(client: VisionClient, n: int, image: object = None) -> int:
     ok = 0
 
     async def one() -> None:
         nonlocal ok
-        await client.tag(URL)
+        await client.tag(image if image is not None else URL)  # type: ignore[arg-type]
         ok += 1
 
     async with anyio.create_task_group() as tg:
@@ -172,3 +176,60 @@ async def test_results_and_errors_say_which_resource_answered() -> None:
     assert errors and {e.resource for e in errors} == {A}
     read = await VisionClient(A, "k", transport=Hosts(VirtualClock()), retry=None).read(URL)
     assert read.resource == A
+
+
+class TwoEmulators(httpx.AsyncBaseTransport):
+    """Two emulators as two Azure resources, told apart by host."""
+
+    def __init__(self, a: Emulator, b: Emulator) -> None:
+        self.by_host = {
+            "a.cognitiveservices.azure.com": EmulatorTransport(a),
+            "b.cognitiveservices.azure.com": EmulatorTransport(b),
+        }
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.by_host[request.url.host].handle_async_request(request)
+
+
+def emulators(vc: VirtualClock) -> tuple[Emulator, Emulator]:
+    a = Emulator(clock=vc.clock, sleep=vc.sleep, ocr="off")
+    b = Emulator(clock=vc.clock, sleep=vc.sleep, ocr="off")
+    for em in (a, b):
+        em.set_faults("tag", rate_limit=10)
+    return a, b
+
+
+async def test_two_emulators_give_the_sum_of_their_limits() -> None:
+    """Two emulated resources that each take 10/s serve about 20/s together, with no 429."""
+    vc = VirtualClock()
+    a, b = emulators(vc)
+    client = two_resources(vc, TwoEmulators(a, b))  # type: ignore[arg-type]
+    done = 0
+    stop_at = vc.now + 20.0
+
+    async def worker() -> None:
+        nonlocal done
+        while vc.now < stop_at:
+            await client.tag(IMAGE)
+            done += 1
+
+    async with vc.running(), client, anyio.create_task_group() as tg:
+        for _ in range(32):
+            tg.start_soon(worker)
+    assert done >= 0.9 * 20 * 20
+    for em in (a, b):
+        assert em.stats.answered[("tag", 429)] == 0
+        assert em.stats.answered[("tag", 200)] >= 0.9 * 10 * 20
+
+
+async def test_with_one_emulator_in_an_outage_every_call_succeeds_on_the_other() -> None:
+    """Resource A answers 503 to everything: all 100 calls still succeed, on B."""
+    vc = VirtualClock()
+    a, b = emulators(vc)
+    a.set_faults("tag", rate_limit=10, p503=1.0)
+    policy = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0)
+    client = two_resources(vc, TwoEmulators(a, b), retry=policy)  # type: ignore[arg-type]
+    async with vc.running(), client:
+        assert await run_calls(client, 100, IMAGE) == 100
+    assert b.stats.answered[("tag", 200)] == 100
+    assert a.stats.answered[("tag", 503)] <= 10  # the breaker shut A off after a few
