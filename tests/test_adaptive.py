@@ -20,8 +20,7 @@ from vision_async._resilience.adaptive import (
     LocalAdaptiveState,
 )
 from vision_async._resilience.rate_limit import RateLimit, RateLimiter
-
-from .test_rate_limit import SimClock, queued_behind_head
+from vision_async.testing import VirtualClock
 
 pytestmark = pytest.mark.anyio
 
@@ -204,9 +203,8 @@ async def run_against_server_limit(
     """Simulated time: ``in_flight`` workers send back to back (429s retried at once) to a server
     that accepts ``limit`` requests in any one-second window, answering in 200 ms (429s in 20 ms).
     Returns (goodput / limit, share of answers that are 429) from second 10 on."""
-    sim = SimClock()
+    sim = VirtualClock(start=0.0)
     limiter = RateLimiter(clock=sim.clock, sleep=sim.sleep)
-    sim.blocked_elsewhere = queued_behind_head(limiter)
     adaptive = AdaptiveRate(on_change=limiter.set_rate)
     accepted: collections.deque[float] = collections.deque()
     ok: list[float] = []
@@ -232,10 +230,9 @@ async def run_against_server_limit(
                 if adaptive_on:
                     adaptive.on_throttle(sim.now, sent_at=sent)
 
-    async with anyio.create_task_group() as tg:
+    async with sim.running(), anyio.create_task_group() as tg:
         for _ in range(in_flight):
-            sim.start(tg, worker)
-        await sim.run()
+            tg.start_soon(worker)
     good = sum(1 for t in ok if 10.0 <= t < seconds)
     bad = sum(1 for t in throttled if 10.0 <= t < seconds)
     return good / ((seconds - 10.0) * limit), bad / (good + bad)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import heapq
 import itertools
 import math
 import random
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 import anyio.abc
@@ -26,88 +23,9 @@ from vision_async._resilience.rate_limit import (
     TokenState,
     default_burst,
 )
-from vision_async.testing import FakeClock
+from vision_async.testing import FakeClock, VirtualClock
 
 pytestmark = pytest.mark.anyio
-
-
-# --- a virtual clock for many concurrent tasks -------------------------------------------------
-
-
-@dataclasses.dataclass(eq=False)
-class _Sleeper:
-    wake: float
-    seq: int
-    event: anyio.Event
-    done: bool = False
-
-    def __lt__(self, other: _Sleeper) -> bool:
-        return (self.wake, self.seq) < (other.wake, other.seq)
-
-
-class SimClock:
-    """Virtual time shared by many tasks. Once every task started with :meth:`start` is blocked
-    (asleep here, or one of the ``blocked_elsewhere()`` tasks waiting on something else), time
-    jumps to the earliest wake-up and that one sleeper (FIFO among equal times) is woken.
-    Nothing ever sleeps for real."""
-
-    def __init__(self, start: float = 0.0, *, blocked_elsewhere: Callable[[], int] = lambda: 0) -> None:
-        self.now = start
-        self._heap: list[_Sleeper] = []
-        self._seq = 0
-        self._tasks = 0
-        self._asleep = 0
-        self.blocked_elsewhere = blocked_elsewhere
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        sleeper = _Sleeper(self.now + max(0.0, seconds), self._seq, anyio.Event())
-        self._seq += 1
-        heapq.heappush(self._heap, sleeper)
-        self._asleep += 1
-        try:
-            await sleeper.event.wait()
-        finally:
-            if not sleeper.done:  # cancelled while asleep
-                sleeper.done = True
-                self._asleep -= 1
-
-    def start(self, tg: anyio.abc.TaskGroup, func: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        self._tasks += 1
-
-        async def run() -> None:
-            try:
-                await func(*args)
-            finally:
-                self._tasks -= 1
-
-        tg.start_soon(run)
-
-    async def run(self, until: float = math.inf) -> None:
-        """Drive time until every task has finished, or the next wake-up is after ``until``."""
-        while True:
-            spins = 0
-            while self._asleep + self.blocked_elsewhere() != self._tasks:
-                await anyio.lowlevel.checkpoint()
-                spins += 1
-                if spins > 100_000:
-                    raise RuntimeError("SimClock: tasks blocked on something it cannot see")
-            while self._heap and self._heap[0].done:
-                heapq.heappop(self._heap)
-            if not self._heap or self._heap[0].wake > until:
-                return
-            sleeper = heapq.heappop(self._heap)
-            self.now = max(self.now, sleeper.wake)
-            sleeper.done = True
-            self._asleep -= 1
-            sleeper.event.set()
-
-
-def queued_behind_head(*limiters: RateLimiter) -> Callable[[], int]:
-    """For SimClock: callers queued behind the head of each limiter wait on an event, not a sleep."""
-    return lambda: sum(max(0, limiter.waiting - 1) for limiter in limiters)
 
 
 def max_in_window(times: list[float], width: float = 1.0) -> int:
@@ -240,22 +158,22 @@ async def test_rate_never_exceeded_by_more_than_burst_in_any_second() -> None:
     rate is actually reached."""
     rng = random.Random(7)
     for rate, burst in [(20.0, None), (5.0, 4.0), (33.3, 1.0)]:
-        sim = SimClock()
+        sim = VirtualClock(start=0.0)
         limit = RateLimit(rate, burst=burst)
         limiter = RateLimiter(limit, clock=sim.clock, sleep=sim.sleep)
-        sim.blocked_elsewhere = queued_behind_head(limiter)
         granted: list[float] = []
 
-        async def worker(sim: SimClock = sim, limiter: RateLimiter = limiter, granted: list[float] = granted) -> None:
+        async def worker(
+            sim: VirtualClock = sim, limiter: RateLimiter = limiter, granted: list[float] = granted
+        ) -> None:
             for _ in range(12):
                 await sim.sleep(rng.choice([0.0, 0.0, rng.uniform(0, 0.5), rng.uniform(0, 4.0)]))
                 await limiter.acquire()
                 granted.append(sim.now)
 
-        async with anyio.create_task_group() as tg:
+        async with sim.running(), anyio.create_task_group() as tg:
             for _ in range(40):
-                sim.start(tg, worker)
-            await sim.run()
+                tg.start_soon(worker)
         assert len(granted) == 480
         assert max_in_window(granted) <= rate + limit.effective_burst
         busiest = max_in_window(granted, width=5.0)
@@ -264,7 +182,7 @@ async def test_rate_never_exceeded_by_more_than_burst_in_any_second() -> None:
 
 async def test_waiters_served_first_come_first_served() -> None:
     """Waiters get their tokens in the order they asked, each sleeping once."""
-    sim = SimClock()
+    sim = VirtualClock(start=0.0)
     sleeps: list[float] = []
 
     async def counting_sleep(seconds: float) -> None:
@@ -272,7 +190,6 @@ async def test_waiters_served_first_come_first_served() -> None:
         await sim.sleep(seconds)
 
     limiter = RateLimiter(RateLimit(4.0, burst=1), clock=sim.clock, sleep=counting_sleep)
-    sim.blocked_elsewhere = queued_behind_head(limiter)
     asked: list[int] = []
     served: list[tuple[int, float]] = []
 
@@ -282,10 +199,9 @@ async def test_waiters_served_first_come_first_served() -> None:
         await limiter.acquire()
         served.append((n, sim.now))
 
-    async with anyio.create_task_group() as tg:
+    async with sim.running(), anyio.create_task_group() as tg:
         for n in range(20):
-            sim.start(tg, caller, n)
-        await sim.run()
+            tg.start_soon(caller, n)
     assert [n for n, _ in served] == asked
     times = [t for _, t in served]
     assert all(b - a == pytest.approx(0.25) for a, b in itertools.pairwise(times))
@@ -355,9 +271,8 @@ async def test_cancelled_head_hands_its_slot_to_the_next_in_line(fake_clock: Fak
 
 async def test_caller_cancelled_in_line_leaves_no_gap() -> None:
     """A caller cancelled while queued books nothing: the one behind it takes its place."""
-    sim = SimClock()
+    sim = VirtualClock(start=0.0)
     limiter = RateLimiter(RateLimit(1.0, burst=1), clock=sim.clock, sleep=sim.sleep)
-    sim.blocked_elsewhere = queued_behind_head(limiter)
     served: dict[str, float] = {}
     scopes = {name: anyio.CancelScope() for name in "ABCD"}
 
@@ -372,21 +287,19 @@ async def test_caller_cancelled_in_line_leaves_no_gap() -> None:
         assert limiter.waiting == 3  # B (head, asleep until 1.0), C, D
         scopes["C"].cancel()
 
-    async with anyio.create_task_group() as tg:
+    async with sim.running(), anyio.create_task_group() as tg:
         for name in "ABCD":
             asked = anyio.Event()
-            sim.start(tg, caller, name, asked)
+            tg.start_soon(caller, name, asked)
             await asked.wait()
-        sim.start(tg, canceller)
-        await sim.run()
+        tg.start_soon(canceller)
     assert served == {"A": 0.0, "B": 1.0, "D": 2.0}
 
 
 async def test_queued_caller_fails_at_once_when_its_turn_is_after_deadline() -> None:
     """With callers ahead, a caller whose turn would come after its deadline is refused at once."""
-    sim = SimClock()
+    sim = VirtualClock(start=0.0)
     limiter = RateLimiter(RateLimit(1.0, burst=1), clock=sim.clock, sleep=sim.sleep)
-    sim.blocked_elsewhere = queued_behind_head(limiter)
     outcomes: dict[str, object] = {}
 
     async def caller(name: str, deadline: float | None, asked: anyio.Event) -> None:
@@ -397,12 +310,11 @@ async def test_queued_caller_fails_at_once_when_its_turn_is_after_deadline() -> 
         except RateLimitTimeout as exc:
             outcomes[name] = ("refused at", sim.now, "wait", exc.wait)
 
-    async with anyio.create_task_group() as tg:
+    async with sim.running(), anyio.create_task_group() as tg:
         for name, deadline in [("A", None), ("B", None), ("C", None), ("late", 2.5), ("ok", 3.0)]:
             asked = anyio.Event()
-            sim.start(tg, caller, name, deadline, asked)
+            tg.start_soon(caller, name, deadline, asked)
             await asked.wait()
-        await sim.run()
     assert outcomes == {"A": 0.0, "B": 1.0, "C": 2.0, "late": ("refused at", 0.0, "wait", 3.0), "ok": 3.0}
 
 
