@@ -35,7 +35,7 @@ from ._resilience.retry import Retrier
 from ._resilience.state import Coordination, LocalCoordination, namespace_for
 from ._resilience.stats import ClientStats, Counters, ResourceStats
 from ._secrets import Redactor
-from ._transports.base import HttpxTransport, default_transport
+from ._transports import Transport, make_transport
 from ._v32.operations import V32Operations
 from ._v32.read import DEFAULT_READ_TIMEOUT, ReadPoller
 from ._version import __version__
@@ -60,8 +60,10 @@ class VisionClient(V32Operations):
 
     ``endpoint`` and ``key`` default to the ``VISION_ENDPOINT`` and ``VISION_KEY`` environment
     variables. ``credential`` (an azure-identity style object with an async ``get_token``)
-    replaces the key with a bearer token. ``transport`` is the networking seam: a client closes
-    the transport it made itself, never one it was given.
+    replaces the key with a bearer token. ``transport`` is the networking seam: ``None`` (the
+    default pool), ``"aiohttp"`` (the ``speed`` extra, asyncio only), ``"httpx"`` (httpx's own
+    pool), or any ``httpx.AsyncBaseTransport``; a client closes the transport it made itself,
+    never one it was given.
 
     Flow control, shared by every call of the client: ``max_concurrency`` bounds calls in flight
     (the rest wait in line); ``rate_limit`` (a :class:`RateLimit`) spaces attempts out; a 429
@@ -90,7 +92,7 @@ class VisionClient(V32Operations):
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         limits: ImageLimits = _DEFAULT_LIMITS,
         response_limits: ResponseLimits = _DEFAULT_RESPONSE_LIMITS,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | Transport | str | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         on_retry: OnRetry | None = None,
@@ -138,10 +140,7 @@ class VisionClient(V32Operations):
         self._closed = False
         self._read_resources: OrderedDict[str, str | None] = OrderedDict()
         self._coordination: Coordination = coordination if coordination is not None else LocalCoordination()
-        owned = transport is None
-        if transport is None:
-            transport = default_transport(max_connections=max_connections)
-        self._transport = HttpxTransport(transport, owned=owned)
+        self._transport: Transport = make_transport(transport, max_connections=max_connections)
         counters = Counters()
         self._counters = counters
         self._lifecycle = Lifecycle(counters)
@@ -269,8 +268,7 @@ class VisionClient(V32Operations):
             for lane in lanes
         )
         rates = [r.allowed_rate for r in resources]
-        transport_stats = getattr(self._transport, "stats", None)
-        stale = getattr(transport_stats(), "stale_resends", 0) if callable(transport_stats) else 0
+        stale = self._transport.stats().stale_resends
         return ClientStats(
             requests=counters.requests,
             successes=counters.successes,

@@ -1,0 +1,254 @@
+"""The high-throughput transport (the ``speed`` extra): aiohttp's C-accelerated HTTP/1.1 client.
+
+asyncio only. Turn it on with ``VisionClient(..., transport="aiohttp")`` (or the
+``VISION_ASYNC_TRANSPORT=aiohttp`` environment variable); under trio it is refused with a
+:class:`~vision_async.ConfigurationError`. It behaves like the default pool: the same caps on
+response bodies, the same resend of a request whose reused connection the server had closed
+(counted as ``stale_resends``), the same typed errors (aiohttp's are mapped below, explicitly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import ssl
+from typing import Any
+
+import aiohttp
+import aiohttp.client_exceptions
+import aiohttp.streams
+import anyio
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from .._errors import APIConnectionError, APITimeoutError, ClientClosedError, ConfigurationError, VisionError
+from .base import (
+    ERROR_BODY_CAP,
+    OutgoingRequest,
+    RawResponse,
+    ResponseHeaders,
+    TransportStats,
+    describe,
+    reveal,
+    scrub_traceback,
+    timeout_error,
+    too_large,
+    translate_failure,
+)
+
+__all__ = ["AIOHTTP_ERRORS", "AiohttpTransport", "translate_aiohttp_exception"]
+
+logger = logging.getLogger("vision_async.transport")
+
+# Every exception class aiohttp exports, by name, mapped (first match wins; tests enumerate
+# aiohttp's own list against this table). Names a given aiohttp version lacks are skipped.
+_TABLE: tuple[tuple[str, type[VisionError]], ...] = (
+    ("ServerTimeoutError", APITimeoutError),  # incl. ConnectionTimeoutError, SocketTimeoutError
+    ("ClientPayloadError", APIConnectionError),  # a body cut short or malformed
+    ("ClientConnectionError", APIConnectionError),  # connector, DNS, OS, SSL, disconnect, reset
+    ("ClientResponseError", APIConnectionError),  # content type, redirects, proxy, handshake
+    ("InvalidURL", APIConnectionError),
+    ("NonHttpUrlClientError", APIConnectionError),
+    ("RedirectClientError", APIConnectionError),
+    ("UploadAbortedError", APIConnectionError),
+    ("ClientError", APIConnectionError),
+    ("EofStream", APIConnectionError),
+    ("WebSocketError", APIConnectionError),
+    ("WSMessageTypeError", APIConnectionError),
+    ("BadContentDispositionHeader", APIConnectionError),
+    ("BadContentDispositionParam", APIConnectionError),
+)
+_MODULES = (aiohttp, aiohttp.client_exceptions, aiohttp.streams)
+
+
+def _lookup(name: str) -> type[BaseException] | None:
+    for module in _MODULES:
+        found = getattr(module, name, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            return found
+    return None
+
+
+AIOHTTP_ERRORS: tuple[tuple[type[BaseException], type[VisionError]], ...] = tuple(
+    (cls, mapped) for name, mapped in _TABLE if (cls := _lookup(name)) is not None
+)
+
+
+def translate_aiohttp_exception(exc: BaseException, *, what: str) -> VisionError | None:
+    """The vision_async exception for an aiohttp one (``None``: not aiohttp's)."""
+    for cls, mapped in AIOHTTP_ERRORS:
+        if isinstance(exc, cls):
+            detail = describe(exc)
+            return mapped(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
+    return None
+
+
+# Set by the connector on every connection hand-out, read by the request that got it.
+_reused: contextvars.ContextVar[bool] = contextvars.ContextVar("vision_async_aiohttp_reused", default=False)
+
+
+class _Connector(aiohttp.TCPConnector):
+    """Tells the request whether its connection has served a request before."""
+
+    opened = 0
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        connection = await super().connect(req, traces, timeout)
+        protocol = connection.protocol
+        used = getattr(protocol, "_vision_async_used", False)
+        _reused.set(used)
+        if not used:
+            self.opened += 1
+            protocol._vision_async_used = True  # type: ignore[union-attr]
+        return connection
+
+
+def _running_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise ConfigurationError(
+            "the aiohttp transport runs on asyncio only; under trio use the default transport (transport=None)"
+        ) from None
+
+
+class AiohttpTransport:
+    """Sends through one ``aiohttp.ClientSession`` (made on first use, inside the event loop)."""
+
+    def __init__(self, *, max_connections: int = 100, verify: ssl.SSLContext | bool = True) -> None:
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ConfigurationError(f"max_connections must be an int >= 1, got {max_connections!r}")
+        self._max = max_connections
+        self._ssl: ssl.SSLContext | bool = verify
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: anyio.Semaphore | None = None
+        self._connector: _Connector | None = None
+        self._stale_resends = 0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"AiohttpTransport(max_connections={self._max})"
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        """On first use, or in another event loop than before (the old session cannot be used,
+        nor closed, from this one: it is dropped)."""
+        self._loop = _running_loop()
+        self._slots = None
+        self._connector = _Connector(limit=self._max, limit_per_host=0, ssl=self._ssl, enable_cleanup_closed=False)
+        self._session = aiohttp.ClientSession(
+            connector=self._connector,
+            timeout=aiohttp.ClientTimeout(total=None),
+            skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            raise_for_status=False,
+        )
+        return self._session
+
+    def _admission(self) -> anyio.Semaphore:
+        """At most max_connections requests reach aiohttp at once, admitted first come, first
+        served: aiohttp's own connector lets a newcomer take a freed connection ahead of those
+        already waiting, which starves some requests for seconds when requests outnumber
+        connections."""
+        if self._slots is None:
+            self._slots = anyio.Semaphore(self._max, fast_acquire=True)
+        return self._slots
+
+    def stats(self) -> TransportStats:
+        connector = self._connector
+        if connector is None or connector.closed:
+            return TransportStats(0, 0, connector.opened if connector else 0, self._stale_resends)
+        idle_lists: Any = getattr(connector, "_conns", {})
+        idle = sum(len(items) for items in idle_lists.values())
+        busy = len(getattr(connector, "_acquired", ()))
+        return TransportStats(idle + busy, idle, connector.opened, self._stale_resends)
+
+    async def send(self, request: OutgoingRequest) -> RawResponse:
+        """Send ``request`` and read the answer (capped); ``request.timeout`` bounds it all."""
+        if self._closed:
+            raise ClientClosedError("the transport is closed")
+        session = self._session
+        if session is None or self._loop is not _running_loop():
+            session = self._open_session()
+        try:
+            async with asyncio.timeout(request.timeout), self._admission():
+                while True:
+                    try:
+                        return await self._exchange(session, request)
+                    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                        # Sent on a pooled connection the server had closed: send again at once
+                        # (on the next pooled one, at worst until a fresh connection is used).
+                        if not _reused.get() or isinstance(exc, aiohttp.ClientConnectorError) or self._closed:
+                            raise
+                        self._stale_resends += 1
+                        logger.debug("%s: the server had closed a pooled connection; resending", request.what)
+        except TimeoutError as exc:
+            scrub_traceback(exc)
+            raise timeout_error(request) from exc
+        except VisionError:
+            raise
+        except Exception as exc:
+            mapped = translate_failure(exc, request, closed=self._closed)
+            if mapped is None:
+                raise
+            if isinstance(exc, aiohttp.ClientResponseError):
+                _forget_request_headers(exc)
+            raise mapped from exc
+
+    async def _exchange(self, session: aiohttp.ClientSession, request: OutgoingRequest) -> RawResponse:
+        _reused.set(False)
+        async with session.request(
+            request.method,
+            request.url,
+            headers=[(name, reveal(value)) for name, value in request.headers],
+            data=request.content,
+            allow_redirects=False,
+        ) as response:
+            _reused.set(False)  # an answer has begun: from here on, a failure is never resent
+            status = response.status
+            max_body = request.max_body
+            success = 200 <= status < 300
+            cap = max_body if success else min(max_body, ERROR_BODY_CAP) if max_body is not None else ERROR_BODY_CAP
+            declared = response.content_length
+            if cap is None or (declared is not None and declared <= cap):
+                body = await response.read()
+            else:
+                if success and declared is not None:
+                    response.close()
+                    raise too_large(declared, cap)
+                body = await _read_capped(response, cap, success)
+            headers = ResponseHeaders(response.headers.items())
+            return RawResponse(status, response.reason or "", headers, body)
+
+    async def aclose(self) -> None:
+        """Close the session and its connections; requests in flight end with ClientClosedError."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int, success: bool) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    stream = response.content
+    while True:
+        chunk = await stream.readany()
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > cap:
+            response.close()  # the rest is never read; the connection is not reused
+            if success:
+                raise too_large(None, cap)
+            parts.append(chunk[: len(chunk) - (size - cap)])
+            return b"".join(parts)
+        parts.append(chunk)
+
+
+def _forget_request_headers(exc: aiohttp.ClientResponseError) -> None:
+    """aiohttp keeps the request's headers (the key) on the exception, in its repr: drop them."""
+    info = exc.request_info
+    exc.request_info = info._replace(headers=CIMultiDictProxy(CIMultiDict()))

@@ -1,0 +1,286 @@
+"""The default transport: a connection pool that costs the same at 1 and at 256 requests in flight.
+
+httpcore's pool scans every connection for every queued request (encode/httpcore#1035), so its
+cost per request grows with concurrency. This pool does no scans:
+
+- a semaphore (FIFO) admits at most ``max_connections`` requests at once, so at most that many
+  connections exist (HTTP/1.1: one request per connection at a time);
+- idle connections wait on a stack per origin (LIFO: the warmest socket is reused first, the
+  coldest ones expire); taking one is a ``pop``, returning one an ``append``;
+- each request runs under one cancel scope (``request.timeout`` bounds the pool wait, connect,
+  TLS, send and the whole read), not one per socket read.
+
+A request whose reused connection turns out to have been closed by the server (an error before
+any byte of the answer arrived) is sent again at once on a fresh connection, outside the retry
+policy, and counted in :meth:`PoolTransport.stats` as ``stale_resends``.
+
+Works on asyncio and trio (anyio streams); TLS through ``ssl`` with httpx's trust defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import sys
+import time
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.abc
+import httpx
+
+from .._errors import ClientClosedError, ConfigurationError, VisionError
+from .base import (
+    HttpxTransport,
+    OutgoingRequest,
+    RawResponse,
+    TransportStats,
+    scrub_traceback,
+    timeout_error,
+    translate_exception,
+    translate_failure,
+)
+from .connection import Connection
+from .streams import open_stream
+
+__all__ = ["DEFAULT_KEEPALIVE_EXPIRY", "PoolTransport"]
+
+logger = logging.getLogger("vision_async.transport")
+
+#: Seconds an idle connection is kept for reuse.
+DEFAULT_KEEPALIVE_EXPIRY = 5.0
+
+_Origin = tuple[str, str, int]  # scheme, host, port
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _current_loop() -> object:
+    """The running asyncio loop, or trio's token (no exception raised on the hot path)."""
+    loop = asyncio._get_running_loop()
+    if loop is not None:
+        return loop
+    import trio
+
+    return trio.lowlevel.current_trio_token()
+
+
+def _httpcore_is_mocked() -> bool:
+    """True while a test double (respx) has replaced httpcore's pool: requests then go through
+    httpx's own transport, so that code mocking "the default client" with respx keeps working."""
+    module = sys.modules.get("httpcore._async.connection_pool")
+    if module is None:
+        return False
+    method = module.AsyncConnectionPool.__dict__.get("handle_async_request")
+    return getattr(method, "__module__", None) != "httpcore._async.connection_pool"
+
+
+def _is_stale_failure(exc: BaseException) -> bool:
+    """An error that says "the peer had closed this connection" (not a timeout)."""
+    return not isinstance(exc, TimeoutError | VisionError) and translate_exception(exc, what="") is not None
+
+
+class PoolTransport:
+    """The default HTTP/1.1 connection pool (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ConfigurationError(f"max_connections must be an int >= 1, got {max_connections!r}")
+        self._max = max_connections
+        self._keepalive = float(keepalive_expiry)
+        self._verify = verify
+        self._ssl_context: ssl.SSLContext | None = verify if isinstance(verify, ssl.SSLContext) else None
+        self._slots: anyio.Semaphore | None = None  # made on first use, inside the event loop
+        self._loop: object = None  # that event loop (asyncio loop or trio token)
+        self._on_asyncio = False
+        self._idle: dict[_Origin, list[Connection]] = {}
+        self._busy: set[Connection] = set()
+        self._origins: dict[str, tuple[_Origin, bytes]] = {}
+        self._open = 0
+        self._idle_count = 0
+        self._opened = 0
+        self._stale_resends = 0
+        self._closed = False
+        self._httpx: HttpxTransport | None = None  # only while respx (or the like) mocks httpcore
+
+    def __repr__(self) -> str:
+        return f"PoolTransport(max_connections={self._max}, open={self._open})"
+
+    def stats(self) -> TransportStats:
+        return TransportStats(self._open, self._idle_count, self._opened, self._stale_resends)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def send(self, request: OutgoingRequest) -> RawResponse:
+        """Send ``request`` on a pooled connection and read the answer (capped)."""
+        if self._closed:
+            raise ClientClosedError("the transport is closed")
+        if _httpcore_is_mocked():
+            return await self._through_httpx().send(request)
+        url = request.url
+        cut = url.find("/", url.find("//") + 2)
+        prefix, target = (url, "/") if cut < 0 else (url[:cut], url[cut:])
+        known = self._origins.get(prefix)
+        if known is None:
+            known = self._origin(prefix)
+        origin, host = known
+        slots = self._slots
+        if slots is None or self._loop is not _current_loop():
+            slots = self._start_in_this_loop()
+        try:
+            if self._on_asyncio:  # asyncio's own timeout: a fifth of the cost of an anyio cancel scope
+                async with asyncio.timeout(request.timeout), slots:
+                    return await self._send_on(origin, host, target.encode("ascii"), request)
+            with anyio.fail_after(request.timeout):
+                async with slots:
+                    return await self._send_on(origin, host, target.encode("ascii"), request)
+        except TimeoutError as exc:
+            scrub_traceback(exc)
+            raise timeout_error(request) from exc
+        except VisionError:
+            raise
+        except Exception as exc:
+            mapped = translate_failure(exc, request, closed=self._closed)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def _send_on(self, origin: _Origin, host: bytes, target: bytes, request: OutgoingRequest) -> RawResponse:
+        method = request.method.encode("ascii")
+        connection = await self._checkout(origin) or await self._connect(origin)
+        while True:
+            try:
+                response, reusable = await connection.exchange(
+                    method, target, host, request.headers, request.content, request.max_body
+                )
+            except BaseException as exc:
+                await self._discard(connection)
+                if not (connection.reused and connection.received == 0 and _is_stale_failure(exc)) or self._closed:
+                    raise
+                self._stale_resends += 1
+                logger.debug("%s: the server had closed a pooled connection; resending on a new one", request.what)
+                connection = await self._connect(origin)
+                continue
+            if reusable and not self._closed:
+                self._checkin(connection)
+            else:
+                await self._discard(connection)
+            return response
+
+    def _through_httpx(self) -> HttpxTransport:
+        if self._httpx is None:
+            limits = httpx.Limits(max_connections=self._max, max_keepalive_connections=self._max)
+            self._httpx = HttpxTransport(httpx.AsyncHTTPTransport(limits=limits, verify=self._verify), owned=True)
+        return self._httpx
+
+    def _start_in_this_loop(self) -> anyio.Semaphore:
+        """First use, or first use in another event loop (``asyncio.run`` twice with one client):
+        connections of a previous loop cannot be used (nor closed) from this one; drop them."""
+        if self._loop is not None:
+            logger.debug("the pool is used in a new event loop; dropping %d connections of the old one", self._open)
+            self._idle.clear()
+            self._busy.clear()
+            self._open = self._idle_count = 0
+        self._loop = _current_loop()
+        self._on_asyncio = isinstance(self._loop, asyncio.AbstractEventLoop)
+        self._slots = anyio.Semaphore(self._max, fast_acquire=True)
+        return self._slots
+
+    def _origin(self, prefix: str) -> tuple[_Origin, bytes]:
+        parts = urlsplit(prefix)
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS or not parts.hostname:
+            raise ConfigurationError(f"cannot send to {prefix!r}: only http:// and https:// URLs with a host")
+        port = parts.port or _DEFAULT_PORTS[scheme]
+        host_header = parts.netloc.rsplit("@", 1)[-1].encode("idna")
+        known = ((scheme, parts.hostname, port), host_header)
+        if len(self._origins) < 64:
+            self._origins[prefix] = known
+        return known
+
+    # -- the pool ------------------------------------------------------------------------------
+
+    async def _checkout(self, origin: _Origin) -> Connection | None:
+        stack = self._idle.get(origin)
+        if not stack:
+            return None
+        now = time.monotonic()
+        while stack:
+            connection = stack.pop()
+            self._idle_count -= 1
+            if connection.expires_at > now and connection.looks_alive():
+                self._busy.add(connection)
+                return connection
+            self._open -= 1
+            await connection.aclose()
+        return None
+
+    def _checkin(self, connection: Connection) -> None:
+        self._busy.discard(connection)
+        connection.expires_at = time.monotonic() + self._keepalive
+        self._idle.setdefault(connection.key, []).append(connection)
+        self._idle_count += 1
+
+    async def _connect(self, origin: _Origin) -> Connection:
+        if self._closed:
+            raise ClientClosedError("the transport is closed")
+        if self._open >= self._max:
+            await self._evict_one()
+        scheme, host, port = origin
+        self._open += 1
+        try:
+            stream = await open_stream(
+                host, port, ssl_context=self._context() if scheme == "https" else None, loop=self._loop
+            )
+        except BaseException:
+            self._open -= 1
+            raise
+        self._opened += 1
+        connection = Connection(stream, origin)
+        self._busy.add(connection)
+        if self._closed:
+            await self._discard(connection)
+            raise ClientClosedError("the transport is closed")
+        return connection
+
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:  # httpx's trust defaults (certifi, SSL_CERT_FILE)
+            self._ssl_context = httpx.create_ssl_context(verify=self._verify)
+        return self._ssl_context
+
+    async def _evict_one(self) -> None:
+        """Make room for a connection to a new origin: drop the coldest idle connection."""
+        for stack in self._idle.values():
+            if stack:
+                connection = stack.pop(0)
+                self._idle_count -= 1
+                self._open -= 1
+                await connection.aclose()
+                return
+
+    async def _discard(self, connection: Connection) -> None:
+        if connection in self._busy:
+            self._busy.discard(connection)
+            self._open -= 1
+        await connection.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection, idle or busy; requests in flight end with ClientClosedError."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._httpx is not None:
+            await self._httpx.aclose()
+        connections = [c for stack in self._idle.values() for c in stack] + list(self._busy)
+        self._idle.clear()
+        self._busy.clear()
+        self._idle_count = 0
+        self._open = 0
+        for connection in connections:
+            await connection.aclose()

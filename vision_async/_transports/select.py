@@ -1,0 +1,107 @@
+"""Choosing a transport: the one factory the client calls."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import sys
+from collections.abc import Mapping
+
+import httpx
+
+from .._errors import ConfigurationError
+from .base import HttpxTransport, OutgoingRequest, RawResponse, Transport, TransportStats, default_transport
+from .pool import DEFAULT_KEEPALIVE_EXPIRY, PoolTransport
+
+__all__ = ["ENV_TRANSPORT", "TRANSPORT_NAMES", "make_transport"]
+
+#: Environment variable that picks the transport when the client is given none.
+ENV_TRANSPORT = "VISION_ASYNC_TRANSPORT"
+#: The names ``transport=`` (and the environment variable) accept.
+TRANSPORT_NAMES = ("default", "aiohttp", "httpx")
+
+
+class _Borrowed:
+    """A transport the user made: used, never closed by the client."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def send(self, request: OutgoingRequest) -> RawResponse:
+        return await self._transport.send(request)
+
+    def stats(self) -> TransportStats:
+        return self._transport.stats()
+
+    async def aclose(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"{self._transport!r} (not owned)"
+
+
+def _trio_running() -> bool:
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _named(name: str, *, max_connections: int, verify: ssl.SSLContext | bool, keepalive_expiry: float) -> Transport:
+    choice = name.strip().lower()
+    if choice in ("", "default"):
+        return PoolTransport(max_connections=max_connections, keepalive_expiry=keepalive_expiry, verify=verify)
+    if choice == "httpx":
+        return HttpxTransport(default_transport(max_connections=max_connections, verify=verify), owned=True)
+    if choice == "aiohttp":
+        if _trio_running():
+            raise ConfigurationError(
+                "the aiohttp transport runs on asyncio only; under trio use the default transport (transport=None)"
+            )
+        try:
+            from .aiohttp import AiohttpTransport
+        except ImportError as exc:
+            raise ConfigurationError("transport='aiohttp' needs aiohttp: pip install 'vision-async[speed]'") from exc
+        return AiohttpTransport(max_connections=max_connections, verify=verify)
+    raise ConfigurationError(f"unknown transport {name!r}; expected one of {', '.join(TRANSPORT_NAMES)}")
+
+
+def make_transport(
+    transport: httpx.AsyncBaseTransport | Transport | str | None,
+    *,
+    max_connections: int,
+    verify: ssl.SSLContext | bool = True,
+    keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
+    environ: Mapping[str, str] | None = None,
+) -> Transport:
+    """The transport a client sends through; the client closes it (a no-op for borrowed ones).
+
+    - ``None``: the transport named by ``$VISION_ASYNC_TRANSPORT`` if set, else the default pool
+      (:class:`PoolTransport`, asyncio and trio).
+    - ``"default"``, ``"aiohttp"`` (the ``speed`` extra, asyncio only: ConfigurationError under
+      trio or when aiohttp is missing), ``"httpx"`` (httpx's own pool).
+    - an ``httpx.AsyncBaseTransport`` (respx, MockTransport, the emulator's): wrapped, never closed.
+    - a vision_async transport (``PoolTransport``, ``AiohttpTransport``): used, never closed.
+    """
+    options = {"max_connections": max_connections, "verify": verify, "keepalive_expiry": keepalive_expiry}
+    if transport is None:
+        name = (os.environ if environ is None else environ).get(ENV_TRANSPORT, "")
+        return _named(name, **options)  # type: ignore[arg-type]
+    if isinstance(transport, str):
+        return _named(transport, **options)  # type: ignore[arg-type]
+    if isinstance(transport, httpx.AsyncBaseTransport):
+        return HttpxTransport(transport, owned=False)
+    if callable(getattr(transport, "send", None)) and callable(getattr(transport, "aclose", None)):
+        if not callable(getattr(transport, "stats", None)):
+            raise ConfigurationError(f"{type(transport).__name__} lacks stats(); it is not a vision_async transport")
+        return _Borrowed(transport)
+    raise ConfigurationError(
+        "transport must be None, a name (" + ", ".join(TRANSPORT_NAMES) + "), an httpx.AsyncBaseTransport "
+        f"or a vision_async transport, got {type(transport).__name__}"
+    )
