@@ -149,7 +149,7 @@ async def test_list_models_error(make_client: Callable[..., VisionClient]) -> No
 
 @pytest.mark.parametrize("kind", ["url", "binary"])
 async def test_generate_thumbnail(make_client: Callable[..., VisionClient], kind: str) -> None:
-    """Thumbnail sends width, height and smartCropping, and returns the image bytes."""
+    """Thumbnail sends width, height and smartCropping, accepts an image answer, and returns the image bytes."""
     thumb = png_bytes(20, 10)
     transport = ScriptedTransport(httpx.Response(200, headers={"content-type": "image/png"}, content=thumb))
     async with make_client(transport) as client:
@@ -158,6 +158,7 @@ async def test_generate_thumbnail(make_client: Callable[..., VisionClient], kind
     params = dict(transport.requests[0].params)
     assert params == {"width": "20", "height": "10", "smartCropping": "true", "model-version": "latest"}
     assert transport.requests[0].url.path == "/vision/v3.2/generateThumbnail"
+    assert transport.requests[0].headers["accept"].startswith("application/octet-stream")  # a strict server 406s JSON
 
 
 async def test_thumbnail_sizes_are_checked_locally(make_client: Callable[..., VisionClient]) -> None:
