@@ -6,7 +6,7 @@ import functools
 import platform
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +15,10 @@ import httpx
 
 from ._core.auth import TokenCredential
 from ._core.endpoint import API_PATH
+from ._core.images import ImageInput
 from ._core.pipeline import Lane, Lifecycle, Pipeline
 from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource
-from ._errors import ClientClosedError, ConfigurationError
+from ._errors import ClientClosedError, ConfigurationError, InvalidInputError
 from ._events import BreakerState, OnBreakerStateChange, OnRetry
 from ._policies import (
     DEFAULT_MAX_CONNECTIONS,
@@ -301,6 +302,20 @@ class VisionClient(V32Operations):
         from .v4 import ImageAnalysisV4
 
         return ImageAnalysisV4(self)
+
+    def _bind(self, operation: str, options: Mapping[str, Any]) -> Callable[[ImageInput], Awaitable[Any]]:
+        """Validate ``operation`` and its options once; return a coroutine function of one image.
+
+        Names are the client's methods (``"tag"``, ``"read"``, ...) and ``"v4.analyze"``.
+        """
+        if not isinstance(operation, str):
+            raise InvalidInputError(f"operation must be a name such as 'analyze', got {operation!r}")
+        if operation.startswith("v4."):
+            if operation != "v4.analyze":
+                raise InvalidInputError(f"unknown operation {operation!r}; the 4.0 surface has 'v4.analyze'")
+            bound: Callable[[ImageInput], Awaitable[Any]] = self.v4._bind(options)
+            return bound
+        return self._bind_v32(operation, options)
 
     def batch(
         self,

@@ -42,7 +42,7 @@ from ._core.call import attempt_counter
 from ._errors import InvalidInputError, VisionError
 
 if TYPE_CHECKING:
-    from ._client import VisionClient
+    from ._core.host import ClientHost
     from ._core.images import ImageInput
 
 __all__ = ["DEFAULT_CONCURRENCY", "OPERATIONS", "Batch", "BatchItem", "BatchOutcomes"]
@@ -103,7 +103,7 @@ class BatchItem:
 # -- binding the operation ---------------------------------------------------------------------
 
 
-def bind_operation(client: VisionClient, operation: object, options: Mapping[str, Any]) -> BoundOperation:
+def bind_operation(client: ClientHost, operation: object, options: Mapping[str, Any]) -> BoundOperation:
     """The operation as a coroutine function of one image, its name and options validated now.
 
     The client's ``_bind`` checks the options' names and values once (an unknown name or a bad
@@ -233,7 +233,7 @@ class Batch:
 
     def __init__(
         self,
-        client: VisionClient,
+        client: ClientHost,
         inputs: Iterable[Any] | AsyncIterable[Any],
         operation: str = "analyze",
         *,

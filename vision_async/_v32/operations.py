@@ -6,7 +6,7 @@ and run the same plan on every image; the public methods go through the very sam
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -303,18 +303,9 @@ class V32Operations:
         except TimeoutError as exc:
             raise APITimeoutError(f"read: no result within {budget}s") from exc
 
-    def _bind(self, operation: str, options: dict[str, Any]) -> Callable[[ImageInput], Awaitable[Any]]:
-        """Validate once; return a coroutine function running ``operation`` on one image.
-
-        ``"v4.analyze"`` is the Image Analysis 4.0 analyze of ``client.v4``.
-        """
-        if operation.startswith("v4."):
-            v4 = getattr(self, "v4")  # noqa: B009  (the 4.0 surface is the client's, not this mixin's)
-            if operation != "v4.analyze":
-                raise InvalidInputError(f"unknown operation {operation!r}; the 4.0 surface has 'v4.analyze'")
-            bound: Callable[[ImageInput], Awaitable[Any]] = v4._bind(options)
-            return bound
-        plan = self._plan(operation, options)
+    def _bind_v32(self, operation: str, options: Mapping[str, Any]) -> Callable[[ImageInput], Awaitable[Any]]:
+        """Validate once; return a coroutine function running ``operation`` on one image."""
+        plan = self._plan(operation, dict(options))
 
         async def run(image: ImageInput) -> Any:
             return await self._run(plan, image)

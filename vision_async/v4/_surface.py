@@ -10,7 +10,7 @@ from ._models import ImageAnalysisResult
 from ._options import ANALYZE_PATH, Feature, check_options
 
 if TYPE_CHECKING:
-    from .._client import VisionClient
+    from .._core.host import ClientHost
 
 __all__ = ["OPERATION", "ImageAnalysisV4"]
 
@@ -28,7 +28,7 @@ class ImageAnalysisV4:
 
     __slots__ = ("_client",)
 
-    def __init__(self, client: VisionClient) -> None:
+    def __init__(self, client: ClientHost) -> None:
         self._client = client
 
     def __repr__(self) -> str:
