@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote_plus
 
 from .._errors import ClientClosedError, ResponseValidationError
 from .parse import load_json_object
@@ -14,7 +16,17 @@ from .parse import load_json_object
 #: task (``client.batch`` does, per input); every attempt of calls made in that context adds one.
 attempt_counter: ContextVar[list[int] | None] = ContextVar("vision_async_attempts", default=None)
 
-__all__ = ["attempt_counter", "Call", "Handler", "Layer", "Response", "closed_in_flight", "compose", "request_id_of"]
+__all__ = [
+    "attempt_counter",
+    "encode_query",
+    "Call",
+    "Handler",
+    "Layer",
+    "Response",
+    "closed_in_flight",
+    "compose",
+    "request_id_of",
+]
 
 
 REQUEST_ID_HEADERS = ("apim-request-id", "x-ms-request-id", "x-request-id")
@@ -101,6 +113,20 @@ def compose(layers: Sequence[Layer | None], terminal: Handler) -> Handler:
         if layer is not None:
             handler = layer.wrap(handler)
     return handler
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.~,-]*\Z")
+
+
+def encode_query(params: Mapping[str, str]) -> str:
+    """``params`` as a query string; values made only of unreserved characters (and commas, which
+    a query may hold as they are) skip percent-encoding, the common case."""
+    return "&".join(
+        f"{key}={value}"
+        if _PLAIN.match(key) and _PLAIN.match(value)
+        else f"{quote_plus(key)}={quote_plus(value, safe=',')}"
+        for key, value in params.items()
+    )
 
 
 def closed_in_flight(operation: str) -> ClientClosedError:

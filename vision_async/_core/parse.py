@@ -60,23 +60,40 @@ def _kind(value: object) -> str:
 
 
 class Node:
-    """A JSON object at a known path, read through typed accessors."""
+    """A JSON object at a known path, read through typed accessors.
 
-    __slots__ = ("data", "path")
+    The path is only spelled out when an error needs it: a child node keeps its parent, its key
+    and its index, so parsing a long list costs no string formatting.
+    """
 
-    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+    __slots__ = ("_index", "_key", "_parent", "data")
+
+    def __init__(
+        self, data: Mapping[str, Any], path: str | Node, key: str | None = None, index: int | None = None
+    ) -> None:
         self.data = data
-        self.path = path
+        self._parent = path
+        self._key = key
+        self._index = index
+
+    @property
+    def path(self) -> str:
+        parent = self._parent
+        base = parent if isinstance(parent, str) else parent.path
+        if self._key is None:
+            return base
+        return f"{base}.{self._key}" if self._index is None else f"{base}.{self._key}[{self._index}]"
 
     def _fail(self, key: str, expected: str, value: object) -> ResponseValidationError:
         return ResponseValidationError(f"response field {self.path}.{key} should be {expected}, got {_kind(value)}")
 
     def raw(self) -> Mapping[str, Any]:
-        return MappingProxyType(dict(self.data))
+        """A read-only view of the object (a fresh dict from the JSON decoder: nothing else holds it)."""
+        return MappingProxyType(self.data) if type(self.data) is dict else MappingProxyType(dict(self.data))
 
     def opt_text(self, key: str) -> str | None:
         value = self.data.get(key)
-        if value is None or isinstance(value, str):
+        if value is None or type(value) is str or isinstance(value, str):
             return value
         raise self._fail(key, "a string", value)
 
@@ -88,9 +105,12 @@ class Node:
 
     def opt_number(self, key: str) -> float | None:
         value = self.data.get(key)
+        kind = type(value)
+        if kind is float:
+            return value
         if value is None:
             return None
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if kind is int or (isinstance(value, int | float) and not isinstance(value, bool)):
             return float(value)
         raise self._fail(key, "a number", value)
 
@@ -128,8 +148,8 @@ class Node:
         value = self.data.get(key)
         if value is None:
             return None
-        if isinstance(value, Mapping):
-            return parse(Node(value, f"{self.path}.{key}"))
+        if type(value) is dict or isinstance(value, Mapping):
+            return parse(Node(value, self, key))
         raise self._fail(key, "an object", value)
 
     def obj(self, key: str, parse: Callable[[Node], T]) -> T:
@@ -151,9 +171,9 @@ class Node:
     def objects(self, key: str, parse: Callable[[Node], T], *, required: bool = False) -> tuple[T, ...]:
         out = []
         for i, item in enumerate(self._array(key, required)):
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):
                 raise self._fail(f"{key}[{i}]", "an object", item)
-            out.append(parse(Node(item, f"{self.path}.{key}[{i}]")))
+            out.append(parse(Node(item, self, key, i)))
         return tuple(out)
 
     def texts(self, key: str) -> tuple[str, ...]:

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from .._resilience.breaker import Breaker
 from .._resilience.retry import Retrier
 from .._resilience.stats import Counters
-from .call import Call, Handler, Layer, Response, compose, request_id_of
+from .call import Call, Handler, Layer, Response, compose, encode_query, request_id_of
 from .lanes import Lane, Router
 from .layers import Bulkhead, Deadline, Lifecycle, RetryLayer
 
@@ -105,6 +104,7 @@ class Pipeline:
         path: str,
         *,
         params: Mapping[str, str] | None = None,
+        query: str | None = None,
         content: bytes | None = None,
         content_type: str | None = None,
         expect: int = 200,
@@ -114,14 +114,15 @@ class Pipeline:
     ) -> Response:
         """Send ``method path`` (below the resource root) through the whole chain.
 
-        ``resource`` pins every attempt to the resource with that root URL (as a Response's
-        ``resource`` names it); ``max_body`` caps the response body (default: the JSON cap).
+        ``query``: the query string already encoded (instead of ``params``). ``resource`` pins
+        every attempt to the resource with that root URL (as a Response's ``resource`` names it);
+        ``max_body`` caps the response body (default: the JSON cap).
         """
         call = Call(
             operation,
             method,
             path,
-            urlencode(params) if params else "",
+            query if query is not None else encode_query(params) if params else "",
             content,
             content_type,
             expect,

@@ -74,7 +74,7 @@ def _objects(n: Node, key: str, parse: Callable[[Node], R]) -> tuple[R, ...]:
         if not isinstance(item, Mapping):
             kind = {list: "array", str: "string", bool: "boolean"}.get(type(item), type(item).__name__)
             raise ResponseValidationError(f"response field {n.path}.{key}[{i}] should be an object, got {kind}")
-        out.append(parse(Node(item, f"{n.path}.{key}[{i}]")))
+        out.append(parse(Node(item, n, key, i)))
     return tuple(out)
 
 
@@ -216,6 +216,10 @@ class ImageTag:
 
     @classmethod
     def _parse(cls, n: Node) -> ImageTag:
+        data = n.data
+        name, confidence, hint = data.get("name"), data.get("confidence"), data.get("hint")
+        if type(name) is str and type(confidence) is float and hint is None:  # the usual tag, checked at once
+            return cls(name, confidence)
         return cls(n.opt_text("name"), n.opt_number("confidence"), n.opt_text("hint"))
 
 

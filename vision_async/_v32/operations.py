@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import anyio
 
+from .._core.call import encode_query
 from .._core.endpoint import API_PATH
 from .._core.images import ImageInput, ImageKind, PreparedImage, prepare_image, sniff_format
 from .._core.pipeline import Pipeline, Response
@@ -76,6 +77,10 @@ class Plan:
     accept: str = "application/json"
     body_cap: str = "json_bytes"  # which ResponseLimits field caps the answer
     extra: dict[str, Any] = field(default_factory=dict)
+    query: str = field(init=False, default="")  # ``params`` encoded once, reused for every image
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "query", encode_query(self.params))
 
 
 def _int_in_range(name: str, value: object, low: int, high: int) -> int:
@@ -259,7 +264,7 @@ class V32Operations:
             plan.operation,
             "POST",
             API_PATH + plan.path,
-            params=plan.params,
+            query=plan.query,
             content=img.content,
             content_type=img.content_type,
             expect=plan.expect,
