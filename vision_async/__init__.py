@@ -74,7 +74,6 @@ from ._v32.ocr_models import (
     Word,
 )
 from ._version import __version__
-from .batch import BatchItem
 
 __all__ = [
     "APIConnectionError",
@@ -157,3 +156,12 @@ __all__ = [
     "Word",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # BatchItem lives with the batch machinery, imported only when a batch is used.
+    if name == "BatchItem":
+        from .batch import BatchItem
+
+        return BatchItem
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,14 +25,13 @@ its failure re-opens).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Literal
-
-import pybreaker
 
 from .._errors import APIConnectionError, CircuitOpenError, InternalServerError
 from .._events import BreakerState, BreakerStateChange, OnBreakerStateChange, call_hook
@@ -123,12 +122,30 @@ class _Window:
         self._total_successes = self._total_failures = 0
 
 
-class _Listener(pybreaker.CircuitBreakerListener):
-    def __init__(self, owner: Breaker) -> None:
-        self._owner = owner
+# pybreaker's state names (its STATE_* constants), so that this module needs no import of it:
+# pybreaker imports redis when redis is installed, which would slow ``import vision_async`` down.
+_CLOSED, _OPEN, _HALF_OPEN = "closed", "open", "half-open"
 
-    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
-        self._owner._state_changed(old_state.name if old_state is not None else None, new_state.name)
+
+def _pybreaker() -> Any:
+    """pybreaker, imported the first time a breaker is made."""
+    import pybreaker
+
+    return pybreaker
+
+
+@functools.cache
+def _listener_class() -> type:
+    pybreaker = _pybreaker()
+
+    class _Listener(pybreaker.CircuitBreakerListener):  # type: ignore[misc, name-defined]
+        def __init__(self, owner: Breaker) -> None:
+            self._owner = owner
+
+        def state_change(self, cb: Any, old_state: Any, new_state: Any) -> None:
+            self._owner._state_changed(old_state.name if old_state is not None else None, new_state.name)
+
+    return _Listener
 
 
 class Breaker:
@@ -152,11 +169,13 @@ class Breaker:
         self._ratio_trip: tuple[int, int] | None = None
         self._mirrored = False
         self.changes = 0  # state changes so far (the shared store publishes after one)
+        pybreaker = _pybreaker()
+        self._breaker_error: type[Exception] = pybreaker.CircuitBreakerError
         self._cb = pybreaker.CircuitBreaker(
             fail_max=policy.fail_max if self._window is None else 2**62,
             # pybreaker's own (wall clock) timer is never consulted: admit() moves open -> half-open.
             reset_timeout=policy.reset_timeout,
-            listeners=[_Listener(self)],
+            listeners=[_listener_class()(self)],
             name=name,
         )
 
@@ -167,7 +186,7 @@ class Breaker:
     @property
     def failures(self) -> int:
         """Consecutive failures counted so far."""
-        return self._cb.fail_counter
+        return int(self._cb.fail_counter)
 
     def mirror(self, state: BreakerState, *, open_remaining: float = 0.0) -> None:
         """Follow a state another process decided (shared coordination); no-op when already there.
@@ -178,12 +197,12 @@ class Breaker:
             current = self._cb.current_state
             if state is BreakerState.OPEN or state is BreakerState.HALF_OPEN:
                 remaining = open_remaining if state is BreakerState.OPEN else 0.0
-                if current == pybreaker.STATE_CLOSED:
+                if current == _CLOSED:
                     self._mirrored = True
                     self._cb.open()
-                if self._cb.current_state == pybreaker.STATE_OPEN:
+                if self._cb.current_state == _OPEN:
                     self._opened_at = self._clock() - self.policy.reset_timeout + remaining
-            elif current != pybreaker.STATE_CLOSED:
+            elif current != _CLOSED:
                 self._mirrored = True
                 self._probe_in_flight = False
                 self._cb.close()
@@ -196,7 +215,7 @@ class Breaker:
 
     def open_remaining(self) -> float:
         """Seconds before an open breaker lets a probe through (0.0 unless open)."""
-        if self._cb.current_state != pybreaker.STATE_OPEN:
+        if self._cb.current_state != _OPEN:
             return 0.0
         return max(0.0, self._opened_at + self.policy.reset_timeout - self._clock())
 
@@ -204,11 +223,11 @@ class Breaker:
         """Let one request through, or raise :class:`CircuitOpenError` without sending anything."""
         cb = self._cb
         state = cb.current_state
-        if state == pybreaker.STATE_CLOSED:
+        if state == _CLOSED:
             return _NORMAL
         with self._lock:
             state = cb.current_state
-            if state == pybreaker.STATE_OPEN:
+            if state == _OPEN:
                 remaining = self._opened_at + self.policy.reset_timeout - self._clock()
                 if remaining > 0:
                     raise CircuitOpenError(
@@ -216,8 +235,8 @@ class Breaker:
                         retry_after=remaining,
                     )
                 cb.half_open()
-                state = pybreaker.STATE_HALF_OPEN
-            if state == pybreaker.STATE_HALF_OPEN:
+                state = _HALF_OPEN
+            if state == _HALF_OPEN:
                 if self._probe_in_flight:
                     raise CircuitOpenError(
                         "circuit breaker is half-open and its probe request is in flight",
@@ -236,7 +255,7 @@ class Breaker:
         if (
             outcome == "success"
             and not ticket.probe
-            and self._cb.current_state == pybreaker.STATE_CLOSED
+            and self._cb.current_state == _CLOSED
             and self._cb.fail_counter == 0
         ):
             return  # the common case: nothing to reset, nothing to close
@@ -245,22 +264,22 @@ class Breaker:
                 self._probe_in_flight = False
             if outcome == "neutral":
                 return
-            if self._cb.current_state == pybreaker.STATE_OPEN:
+            if self._cb.current_state == _OPEN:
                 # Opened by another request meanwhile; a late answer changes nothing.
                 return
-            with contextlib.suppress(_Failure, pybreaker.CircuitBreakerError):
+            with contextlib.suppress(_Failure, self._breaker_error):
                 self._cb.call(_succeed if outcome == "success" else _fail)
 
     def _record_ratio(self, failure: bool) -> None:
         assert self._window is not None
-        if self._cb.current_state != pybreaker.STATE_CLOSED:
+        if self._cb.current_state != _CLOSED:
             return  # a late answer from before the breaker opened changes nothing
         finished, failures = self._window.add(self._clock(), failure)
         policy = self.policy
         assert policy.failure_ratio is not None
         if failure and finished >= policy.minimum_throughput and failures >= policy.failure_ratio * finished:
             with self._lock:
-                if self._cb.current_state == pybreaker.STATE_CLOSED:
+                if self._cb.current_state == _CLOSED:
                     self._ratio_trip = (failures, finished)
                     self._cb.open()
 
@@ -269,9 +288,9 @@ class Breaker:
         mirrored, self._mirrored = self._mirrored, False
         if not mirrored:
             self.changes += 1
-        if new == pybreaker.STATE_OPEN:
+        if new == _OPEN:
             self._opened_at = self._clock()
-        if new == pybreaker.STATE_CLOSED and self._window is not None:
+        if new == _CLOSED and self._window is not None:
             self._window.clear()
         event = BreakerStateChange(
             old_state=BreakerState(old) if old else BreakerState.CLOSED,
@@ -280,7 +299,7 @@ class Breaker:
         )
         if mirrored:
             logger.warning("circuit breaker %s: following the state shared by other workers", new)
-        elif new == pybreaker.STATE_OPEN and self._ratio_trip is not None:
+        elif new == _OPEN and self._ratio_trip is not None:
             failures, finished = self._ratio_trip
             self._ratio_trip = None
             logger.warning(
@@ -289,13 +308,13 @@ class Breaker:
                 finished,
                 self.policy.reset_timeout,
             )
-        elif new == pybreaker.STATE_OPEN:
+        elif new == _OPEN:
             logger.warning(
                 "circuit breaker opened after %d consecutive failures; probing again in %.1fs",
                 event.failures,
                 self.policy.reset_timeout,
             )
-        elif new == pybreaker.STATE_CLOSED:
+        elif new == _CLOSED:
             logger.warning("circuit breaker closed: the service answered again")
         else:
             logger.info("circuit breaker half-open: letting one probe request through")

@@ -5,7 +5,6 @@ Built on tenacity; no tenacity type leaves this module.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import re
@@ -71,6 +70,8 @@ def parse_retry_after(
         if seconds is not None:
             return seconds
         try:
+            import email.utils  # only for the rare HTTP-date form (the module costs ms at import)
+
             when = email.utils.parsedate_to_datetime(raw.strip())
         except (TypeError, ValueError, IndexError):
             when = None
