@@ -212,3 +212,31 @@ async def test_local_validation_of_the_other_operations(make_client: Callable[..
         with pytest.raises(InvalidInputError, match="model_version"):
             await client.detect(IMAGE, model_version="v2")
     assert transport.count == 0
+
+
+async def test_repeated_options_are_validated_once(
+    make_client: Callable[..., VisionClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same hashable options reuse one validated plan; unhashable ones (lists) still work."""
+    import vision_async._v32.operations as operations
+
+    checks = 0
+    real = operations.check_model_version
+
+    def counting(value: object) -> str:
+        nonlocal checks
+        checks += 1
+        return real(value)
+
+    monkeypatch.setattr(operations, "check_model_version", counting)
+    transport = ScriptedTransport(json_response(200, fixture_body("tag_image")))
+    async with make_client(transport) as client:
+        for _ in range(3):
+            await client.tag(URL, language="en")
+        assert checks == 1
+        await client.tag(URL, language="es")
+        assert checks == 2
+        transport.script = [json_response(200, fixture_body("analyze_image_with_url"))]
+        for _ in range(2):
+            await client.analyze(URL, features=["Tags"])  # a list: validated every time
+        assert checks == 4

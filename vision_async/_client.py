@@ -37,7 +37,7 @@ from ._resilience.state import Coordination, LocalCoordination, namespace_for
 from ._resilience.stats import ClientStats, Counters, ResourceStats
 from ._secrets import Redactor
 from ._transports import Transport, make_transport
-from ._v32.operations import V32Operations
+from ._v32.operations import Plan, V32Operations
 from ._v32.read import DEFAULT_READ_TIMEOUT, ReadPoller
 from ._version import __version__
 
@@ -140,6 +140,7 @@ class VisionClient(V32Operations):
         self._sleep = sleep or anyio.sleep
         self._closed = False
         self._read_resources: OrderedDict[str, str | None] = OrderedDict()
+        self._plans: dict[tuple[Any, ...], Plan] = {}
         self._coordination: Coordination = coordination if coordination is not None else LocalCoordination()
         self._transport: Transport = make_transport(transport, max_connections=max_connections)
         counters = Counters()

@@ -22,6 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import anyio
+import anyio.lowlevel
+
+from .._errors import CircuitOpenError
 from .._resilience.breaker import Breaker
 from .._resilience.retry import Retrier
 from .._resilience.stats import Counters
@@ -89,6 +93,9 @@ class Pipeline:
         for lane in self.lanes:
             by_root.setdefault(lane.root, lane)
         self._by_root = by_root
+        # One resource: an open breaker can refuse a call at the door (with several, the router
+        # sends it to another resource).
+        self._only_breaker = self.lanes[0].breaker if len(self.lanes) == 1 else None
 
     @property
     def breaker(self) -> Breaker | None:
@@ -130,4 +137,18 @@ class Pipeline:
             max_body if max_body is not None else self.settings.default_max_body,
             lane=self.lane_for(resource),
         )
+        await self.door()
         return await self.handle(call)
+
+    async def door(self) -> None:
+        """With one resource, an open breaker refuses a call at once: before its image is read,
+        before it waits in any line or takes a token (it would be refused after them anyway)."""
+        breaker = self._only_breaker
+        if breaker is None or breaker.open_remaining() <= 0.0:
+            return
+        try:
+            breaker.admit()  # raises CircuitOpenError while open, changing nothing
+        except CircuitOpenError:
+            self.counters.failures["CircuitOpenError"] += 1
+            await anyio.lowlevel.checkpoint()
+            raise

@@ -135,7 +135,14 @@ class Retrier:
         try:
             return await attempt()
         except VisionError as exc:
-            if not is_retryable(exc):
+            if not is_retryable(exc) or self.policy.max_attempts <= 1:
+                raise
+            if budget is not None and budget.available(self._clock()) < 1.0:
+                # Refused before any retry machinery is built: a spent budget must be cheap.
+                self._counters.retries_refused += 1
+                logger.debug(
+                    "%s: not retrying after attempt 1 (%s): the retry budget is spent", operation, type(exc).__name__
+                )
                 raise
             first: list[VisionError] = [exc]
 

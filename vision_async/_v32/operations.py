@@ -60,6 +60,8 @@ OPERATIONS = (
     "generate_thumbnail",
     "area_of_interest",
 )
+#: Validated plans a client keeps for repeated calls with the same options.
+_PLANS_KEPT = 256
 #: Read operation ids remembered with the resource that accepted them (for polling there).
 _READ_IDS_KEPT = 10_000
 
@@ -110,6 +112,7 @@ class V32Operations:
     _read_timeout: float
     _clock: Callable[[], float]
     _read_resources: MutableMapping[str, str | None]
+    _plans: dict[tuple[Any, ...], Plan]
 
     def _check_open(self) -> None:
         raise NotImplementedError
@@ -240,6 +243,24 @@ class V32Operations:
         plan.extra["timeout"] = _read_timeout(timeout, self._read_timeout)
         return plan
 
+    def _cached_plan(self, operation: str, **options: Any) -> Plan:
+        """The plan for these options, validated once per distinct set of hashable options.
+
+        A service calling ``tag(image, language="en")`` a million times validates and encodes the
+        options once; options that cannot be hashed (lists) are validated every time.
+        """
+        planner: Callable[..., Plan] = getattr(self, f"_plan_{operation}")
+        key = (operation, *options.items())
+        try:
+            plan = self._plans.get(key)
+        except TypeError:  # an unhashable option value
+            return planner(**options)
+        if plan is None:
+            plan = planner(**options)
+            if len(self._plans) < _PLANS_KEPT:
+                self._plans[key] = plan
+        return plan
+
     def _plan(self, operation: str, options: dict[str, Any]) -> Plan:
         """Validate ``operation``'s keyword arguments into a plan (InvalidInputError when they are wrong)."""
         if operation not in OPERATIONS:
@@ -258,6 +279,7 @@ class V32Operations:
         return await prepare_image(image, kind=kind, max_bytes=limit)
 
     async def _send(self, plan: Plan, image: ImageInput) -> Response:
+        await self._pipeline.door()
         img = await self._prepare(image, plan.kind)
         self._check_open()
         return await self._pipeline.call(
@@ -330,7 +352,8 @@ class V32Operations:
         model_version: str = "latest",
     ) -> ImageAnalysis:
         """Extract visual features. Without ``features`` the service returns categories only."""
-        plan = self._plan_analyze(
+        plan = self._cached_plan(
+            "analyze",
             features=features,
             details=details,
             language=language,
@@ -342,7 +365,9 @@ class V32Operations:
 
     async def tag(self, image: ImageInput, *, language: str = "en", model_version: str = "latest") -> TagResult:
         """Tag the image with words for what it shows."""
-        result: TagResult = await self._run(self._plan_tag(language=language, model_version=model_version), image)
+        result: TagResult = await self._run(
+            self._cached_plan("tag", language=language, model_version=model_version), image
+        )
         return result
 
     async def describe(
@@ -355,7 +380,8 @@ class V32Operations:
         model_version: str = "latest",
     ) -> ImageDescription:
         """Describe the image in sentences, best first."""
-        plan = self._plan_describe(
+        plan = self._cached_plan(
+            "describe",
             max_candidates=max_candidates,
             language=language,
             description_exclude=description_exclude,
@@ -366,7 +392,7 @@ class V32Operations:
 
     async def detect(self, image: ImageInput, *, model_version: str = "latest") -> DetectResult:
         """Find objects, with bounding boxes and their taxonomy parents."""
-        result: DetectResult = await self._run(self._plan_detect(model_version=model_version), image)
+        result: DetectResult = await self._run(self._cached_plan("detect", model_version=model_version), image)
         return result
 
     async def list_models(self) -> ListModelsResult:
@@ -379,7 +405,7 @@ class V32Operations:
         self, model: str, image: ImageInput, *, language: str = "en", model_version: str = "latest"
     ) -> DomainModelResults:
         """Recognize domain-specific content (``model`` as named by :meth:`list_models`)."""
-        plan = self._plan_analyze_by_domain(model=model, language=language, model_version=model_version)
+        plan = self._cached_plan("analyze_by_domain", model=model, language=language, model_version=model_version)
         result: DomainModelResults = await self._run(plan, image)
         return result
 
@@ -392,7 +418,9 @@ class V32Operations:
         model_version: str = "latest",
     ) -> OcrResult:
         """Recognize printed text (the legacy synchronous OCR; prefer :meth:`read`)."""
-        plan = self._plan_ocr(language=language, detect_orientation=detect_orientation, model_version=model_version)
+        plan = self._cached_plan(
+            "ocr", language=language, detect_orientation=detect_orientation, model_version=model_version
+        )
         result: OcrResult = await self._run(plan, image)
         return result
 
@@ -400,15 +428,17 @@ class V32Operations:
         self, image: ImageInput, width: int, height: int, *, smart_cropping: bool = False, model_version: str = "latest"
     ) -> bytes:
         """A thumbnail of ``width`` x ``height`` (1 to 1024 each), as image bytes."""
-        plan = self._plan_generate_thumbnail(
-            width=width, height=height, smart_cropping=smart_cropping, model_version=model_version
+        plan = self._cached_plan(
+            "generate_thumbnail", width=width, height=height, smart_cropping=smart_cropping, model_version=model_version
         )
         result: bytes = await self._run(plan, image)
         return result
 
     async def area_of_interest(self, image: ImageInput, *, model_version: str = "latest") -> AreaOfInterestResult:
         """The most important area of the image, for cropping."""
-        result: AreaOfInterestResult = await self._run(self._plan_area_of_interest(model_version=model_version), image)
+        result: AreaOfInterestResult = await self._run(
+            self._cached_plan("area_of_interest", model_version=model_version), image
+        )
         return result
 
     async def begin_read(
@@ -421,8 +451,8 @@ class V32Operations:
         model_version: str = "latest",
     ) -> str:
         """Submit a Read operation and return its operation id (from ``Operation-Location``)."""
-        plan = self._plan_begin_read(
-            language=language, pages=pages, reading_order=reading_order, model_version=model_version
+        plan = self._cached_plan(
+            "begin_read", language=language, pages=pages, reading_order=reading_order, model_version=model_version
         )
         return await self._begin_read(plan, image)
 
@@ -450,8 +480,13 @@ class V32Operations:
         :class:`APITimeoutError` when it is not done within ``timeout`` seconds (default: the
         client's ``read_timeout``).
         """
-        plan = self._plan_read(
-            language=language, pages=pages, reading_order=reading_order, model_version=model_version, timeout=timeout
+        plan = self._cached_plan(
+            "read",
+            language=language,
+            pages=pages,
+            reading_order=reading_order,
+            model_version=model_version,
+            timeout=timeout,
         )
         result: ReadOperationResult = await self._run(plan, image)
         return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._core.call import encode_query
 from .._core.images import ImageInput, ImageKind, prepare_image
 from ._models import ImageAnalysisResult
 from ._options import ANALYZE_PATH, Feature, check_options
@@ -73,16 +74,18 @@ class ImageAnalysisV4:
         option raises :class:`InvalidInputError` here, not per image. For the batch API.
         """
         params = check_options(options).params()
+        query = encode_query(params)
         client = self._client
 
         async def analyze(image: ImageInput) -> ImageAnalysisResult:
             client._check_open()
+            await client._pipeline.door()
             img = await prepare_image(image, kind=ImageKind.V4, max_bytes=client._limits.max_v4_image_bytes)
             response = await client._pipeline.call(
                 OPERATION,
                 "POST",
                 ANALYZE_PATH,
-                params=params,
+                query=query,
                 content=img.content,
                 content_type=img.content_type,
             )
