@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import itertools
 import os
@@ -56,6 +57,7 @@ class Run:
     name: str
     successes: list[float] = field(default_factory=list)  # seconds since start, per success
     failures: int = 0
+    failure_kinds: collections.Counter[str] = field(default_factory=collections.Counter)
     server_warm: dict[str, int] = field(default_factory=dict)
     server_end: dict[str, int] = field(default_factory=dict)
     windows: list[dict[str, int]] = field(default_factory=list)  # server counts every 5 s
@@ -139,6 +141,7 @@ async def ours(url: str, args: argparse.Namespace, *, adaptive: bool) -> Run:
                         run.successes.append(time.monotonic() - start)
                     else:
                         run.failures += 1
+                        run.failure_kinds[type(item.error).__name__] += 1
         tg.cancel_scope.cancel()
     run.server_end = await anyio.to_thread.run_sync(server_counts, url)
     return run
@@ -216,7 +219,8 @@ async def goodput_async(url: str, args: argparse.Namespace) -> list[Run]:
         run = await contender()
         if run is not None:
             runs.append(run)
-            print(f"  {run.name}: {len(run.successes)} successes, {run.failures} failures", file=sys.stderr)
+            kinds = ", ".join(f"{k} x{v}" for k, v in run.failure_kinds.most_common())
+            print(f"  {run.name}: {len(run.successes)} successes, {run.failures} failures {kinds}", file=sys.stderr)
     return runs
 
 
