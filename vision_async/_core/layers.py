@@ -26,7 +26,7 @@ from .._errors import (
     error_from_response,
 )
 from .._resilience.adaptive import AdaptiveRate
-from .._resilience.breaker import Breaker, Outcome, counts_as_failure
+from .._resilience.breaker import Breaker, Outcome, Ticket, counts_as_failure
 from .._resilience.cooldown import Cooldown
 from .._resilience.rate_limit import RateLimiter
 from .._resilience.retry import Retrier, parse_retry_after
@@ -213,12 +213,14 @@ class BreakerLayer:
         breaker = self.breaker
         store = self.store
 
-        async def circuit(call: Call) -> Response:
+        async def admit() -> Ticket:
             try:
-                ticket = breaker.admit()
+                return breaker.admit()
             except CircuitOpenError:
                 await anyio.lowlevel.checkpoint()  # a refused call still yields: no busy loop can starve others
                 raise
+
+        async def through(call: Call, ticket: Ticket) -> Response:
             outcome: Outcome = "neutral"  # cancellation counts as nothing
             try:
                 response = await inner(call)
@@ -232,32 +234,22 @@ class BreakerLayer:
             finally:
                 breaker.record(ticket, outcome)
 
+        async def circuit(call: Call) -> Response:
+            return await through(call, await admit())
+
         if store is None:
             return circuit
 
         async def shared_circuit(call: Call) -> Response:
             await store.refresh(breaker)
-            try:
-                ticket = breaker.admit()
-            except CircuitOpenError:
-                await anyio.lowlevel.checkpoint()
-                raise
+            ticket = await admit()
             if ticket.probe and not await store.try_probe():
                 breaker.release_probe(ticket)
                 raise CircuitOpenError("circuit breaker is half-open and another worker is probing", retry_after=1.0)
             changes = breaker.changes
-            outcome: Outcome = "neutral"
             try:
-                response = await inner(call)
-                outcome = "success"
-                return response
-            except ClientClosedError:
-                raise
-            except VisionError as exc:
-                outcome = "failure" if counts_as_failure(exc) else "success"
-                raise
+                return await through(call, ticket)
             finally:
-                breaker.record(ticket, outcome)
                 if breaker.changes != changes:
                     with anyio.CancelScope(shield=True):
                         await store.publish(breaker)
