@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import io
 import json
+import json.encoder
 import os
 import struct
 from collections.abc import Awaitable
@@ -165,6 +166,10 @@ def image_size(data: bytes, fmt: str | None) -> tuple[int, int] | None:
     return None
 
 
+#: JSON string encoding (the json module's C encoder, without building an encoder per call).
+_json_string = json.encoder.encode_basestring_ascii
+
+
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
@@ -233,7 +238,7 @@ async def prepare_image(image: ImageInput, *, kind: ImageKind, max_bytes: int) -
     """Turn any accepted image input into a replayable request body, or raise InvalidInputError."""
     if isinstance(image, str):
         url = _check_url(image)
-        return PreparedImage(json.dumps({"url": url}).encode(), "application/json", url=url)
+        return PreparedImage(b'{"url": ' + _json_string(url).encode() + b"}", "application/json", url=url)
     if isinstance(image, bytes):
         return _check_bytes(image, kind, max_bytes, "bytes")
     if isinstance(image, bytearray | memoryview):

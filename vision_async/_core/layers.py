@@ -152,7 +152,8 @@ class Gate:
         cooldown = self.cooldown
 
         async def gate(call: Call) -> Response:
-            await cooldown.wait(deadline=call.deadline)
+            if not cooldown.idle:
+                await cooldown.wait(deadline=call.deadline)
             try:
                 return await inner(call)
             except RateLimitError as exc:
@@ -180,7 +181,7 @@ class RateLimitLayer:
         clock = self._clock
 
         async def rate_limit(call: Call) -> Response:
-            if limiter is not None:
+            if limiter is not None and limiter.current_rate is not None:  # unlimited until a 429 or a RateLimit
                 await limiter.acquire(deadline=call.deadline)
             if adaptive is None:
                 return await inner(call)

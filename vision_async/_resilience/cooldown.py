@@ -64,6 +64,11 @@ class Cooldown:
                 until = now + shared
         return until
 
+    @property
+    def idle(self) -> bool:
+        """True when no 429 was ever seen here and nothing is shared: ``wait`` would return at once."""
+        return self._until <= 0.0 and self._shared is None
+
     def remaining(self) -> float:
         """Seconds left in the current cool-down (0.0 when none)."""
         now = self._clock()
