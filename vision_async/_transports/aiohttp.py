@@ -30,10 +30,8 @@ from .base import (
     TransportStats,
     describe,
     reveal,
-    scrub_traceback,
-    timeout_error,
+    send_failure,
     too_large,
-    translate_failure,
 )
 
 __all__ = ["AIOHTTP_ERRORS", "AiohttpTransport", "translate_aiohttp_exception"]
@@ -183,18 +181,13 @@ class AiohttpTransport:
                             raise
                         self._stale_resends += 1
                         logger.debug("%s: the server had closed a pooled connection; resending", request.what)
-        except TimeoutError as exc:
-            scrub_traceback(exc)
-            raise timeout_error(request) from exc
-        except VisionError:
-            raise
         except Exception as exc:
-            mapped = translate_failure(exc, request, closed=self._closed)
-            if mapped is None:
+            error = send_failure(exc, request, closed=self._closed)
+            if error is exc:
                 raise
             if isinstance(exc, aiohttp.ClientResponseError):
                 _forget_request_headers(exc)
-            raise mapped from exc
+            raise error from exc
 
     async def _exchange(self, session: aiohttp.ClientSession, request: OutgoingRequest) -> RawResponse:
         _reused.set(False)

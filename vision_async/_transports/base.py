@@ -52,6 +52,7 @@ __all__ = [
     "describe",
     "read_capped",
     "reveal",
+    "send_failure",
     "scrub_traceback",
     "translate_exception",
     "translate_failure",
@@ -321,6 +322,23 @@ def _redact(exc: BaseException, secrets: list[Revealable]) -> None:
         pass
 
 
+def send_failure(exc: Exception, request: OutgoingRequest, *, closed: bool = False) -> Exception:
+    """The one boundary every transport's ``send`` ends in: what to raise for ``exc``.
+
+    The attempt timeout (a ``TimeoutError`` from the transport's own deadline) becomes
+    :class:`APITimeoutError`; a VisionError stays itself; a foreign networking error is translated
+    (:func:`translate_failure`); anything else is ``exc`` itself (a bug is not disguised).
+    The caller raises the result ``from exc`` unless it is ``exc``.
+    """
+    if isinstance(exc, TimeoutError):
+        scrub_traceback(exc)
+        return timeout_error(request)
+    if isinstance(exc, VisionError):
+        return exc
+    mapped = translate_failure(exc, request, closed=closed)
+    return exc if mapped is None else mapped
+
+
 def timeout_error(request: OutgoingRequest) -> APITimeoutError:
     return APITimeoutError(f"{request.what}: no complete answer within the attempt timeout of {request.timeout}s")
 
@@ -400,16 +418,11 @@ class HttpxTransport:
         try:
             with anyio.fail_after(request.timeout):
                 return await self._exchange(request)
-        except TimeoutError as exc:  # our own fail_after: the attempt timeout
-            scrub_traceback(exc)
-            raise timeout_error(request) from exc
-        except VisionError:
-            raise
         except Exception as exc:
-            mapped = translate_failure(exc, request)
-            if mapped is None:
+            error = send_failure(exc, request)
+            if error is exc:
                 raise
-            raise mapped from exc
+            raise error from exc
 
     async def _exchange(self, request: OutgoingRequest) -> RawResponse:
         response = await self._transport.handle_async_request(_httpx_request(request))

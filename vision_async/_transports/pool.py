@@ -36,10 +36,8 @@ from .base import (
     OutgoingRequest,
     RawResponse,
     TransportStats,
-    scrub_traceback,
-    timeout_error,
+    send_failure,
     translate_exception,
-    translate_failure,
 )
 from .connection import Connection
 from .streams import open_stream
@@ -140,16 +138,11 @@ class PoolTransport:
             with anyio.fail_after(request.timeout):
                 async with slots:
                     return await self._send_on(origin, host, target.encode("ascii"), request)
-        except TimeoutError as exc:
-            scrub_traceback(exc)
-            raise timeout_error(request) from exc
-        except VisionError:
-            raise
         except Exception as exc:
-            mapped = translate_failure(exc, request, closed=self._closed)
-            if mapped is None:
+            error = send_failure(exc, request, closed=self._closed)
+            if error is exc:
                 raise
-            raise mapped from exc
+            raise error from exc
 
     async def _send_on(self, origin: _Origin, host: bytes, target: bytes, request: OutgoingRequest) -> RawResponse:
         method = request.method.encode("ascii")
