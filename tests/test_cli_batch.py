@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from vision_async import _cli_batch, cli
+from vision_async import _cli_batch, _cli_progress, cli
 from vision_async._cli_batch_files import digest, in_shard, iter_keys
 from vision_async.emulator import Emulator, EmulatorServer
 
@@ -295,7 +295,7 @@ def test_plain_progress_lines_when_not_a_terminal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not on a terminal: periodic plain lines with done/total, errors, 429s, rate and flow control."""
-    monkeypatch.setattr(_cli_batch, "PLAIN_PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(_cli_progress, "PLAIN_PROGRESS_INTERVAL", 0.0)
     make_tree(tmp_path / "in")
     assert cli.main(["batch", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--operation", "tag"]) == 0
     err = capsys.readouterr().err

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from .._errors import ConfigurationError
 
-__all__ = ["API_PATH", "base_url", "is_loopback_host", "root_url"]
+__all__ = ["API_PATH", "is_loopback_host", "root_url"]
 
 #: Where the v3.2 API lives below the resource endpoint.
 API_PATH = "/vision/v3.2"
@@ -21,11 +21,6 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def base_url(endpoint: str, *, allow_insecure_http: bool) -> str:
-    """The v3.2 API's base URL for a resource endpoint, refusing plain http except on loopback."""
-    return root_url(endpoint, allow_insecure_http=allow_insecure_http) + API_PATH
 
 
 def root_url(endpoint: str, *, allow_insecure_http: bool) -> str:
