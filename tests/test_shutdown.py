@@ -116,3 +116,63 @@ async def test_caller_cancellation_is_not_turned_into_client_closed(hanging_serv
         assert client.breaker_state is not None and client.breaker_state.value == "closed"
         assert dict(client.stats().failures) == {}
         assert client.stats().in_flight == 0
+
+
+async def test_a_call_ended_by_aclose_leaves_its_task_fit_to_go_on(
+    hanging_server: HangingServer, anyio_backend: str
+) -> None:
+    """After ClientClosedError the caller's task is not left half-cancelled: it can wait, time out
+    and be cancelled again as usual (on asyncio: no cancellation request is left pending)."""
+    client = VisionClient(f"http://127.0.0.1:{hanging_server.port}", "key")
+    after: list[str] = []
+
+    async def call() -> None:
+        with pytest.raises(ClientClosedError):
+            await client.tag(URL)
+        if anyio_backend == "asyncio":
+            import asyncio
+
+            task = asyncio.current_task()
+            assert task is not None and task.cancelling() == 0
+        await anyio.sleep(0.01)  # would raise at once if a cancellation were still pending
+        with anyio.move_on_after(0.01) as scope:
+            await anyio.sleep(1)
+        assert scope.cancelled_caught
+        after.append("went on")
+
+    async with anyio.create_task_group() as tg:
+        hanging_server.expect = 3
+        for _ in range(3):
+            tg.start_soon(call)
+        with anyio.fail_after(5):
+            await hanging_server.all_in.wait()
+        await client.aclose()
+    assert after == ["went on"] * 3
+
+
+async def test_aclose_and_the_callers_own_cancellation_together_stay_a_cancellation(
+    hanging_server: HangingServer,
+) -> None:
+    """When the caller cancels a call at the moment the client closes, the caller's cancellation wins."""
+    client = VisionClient(f"http://127.0.0.1:{hanging_server.port}", "key")
+    outcome: list[str] = []
+
+    async def call(scope: anyio.CancelScope) -> None:
+        with scope:
+            try:
+                await client.tag(URL)
+            except ClientClosedError:
+                outcome.append("closed")
+                raise
+        outcome.append("cancelled" if scope.cancelled_caught else "other")
+
+    scope = anyio.CancelScope()
+    async with anyio.create_task_group() as tg:
+        hanging_server.expect = 1
+        tg.start_soon(call, scope)
+        with anyio.fail_after(5):
+            await hanging_server.all_in.wait()
+        scope.cancel()
+        await client.aclose()
+    assert outcome == ["cancelled"]
+    assert client.stats().in_flight == 0

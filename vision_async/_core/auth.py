@@ -42,6 +42,10 @@ class Auth(Protocol):
 
     async def secret_header(self) -> tuple[str, Secret]: ...
 
+    def ready_header(self) -> tuple[str, Secret] | None:
+        """The header when it is at hand without I/O (None: await :meth:`secret_header`)."""
+        ...
+
     def secrets(self) -> tuple[str, ...]: ...
 
 
@@ -60,7 +64,7 @@ class KeyAuth:
     frame of a traceback (even a ConfigurationError raised here) holds it in a plain local.
     """
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_header", "_secret")
 
     def __init__(self, key: str | Secret) -> None:
         if not isinstance(key, str | Secret):
@@ -71,12 +75,16 @@ class KeyAuth:
         stripped = secret.reveal().strip()
         self._secret = secret if stripped == secret.reveal() else Secret(stripped)
         del stripped
+        self._header = (KEY_HEADER, self._secret)
 
     async def header(self) -> tuple[str, str]:
         return (KEY_HEADER, self._secret.reveal())
 
     async def secret_header(self) -> tuple[str, Secret]:
-        return (KEY_HEADER, self._secret)
+        return self._header
+
+    def ready_header(self) -> tuple[str, Secret] | None:
+        return self._header
 
     def secrets(self) -> tuple[str, ...]:
         return (self._secret.reveal(),)
@@ -126,6 +134,9 @@ class TokenAuth:
                     await self._refresh()
         assert self._bearer is not None
         return ("Authorization", self._bearer)
+
+    def ready_header(self) -> tuple[str, Secret] | None:
+        return ("Authorization", self._bearer) if self._bearer is not None and self._fresh() else None
 
     async def header(self) -> tuple[str, str]:
         name, secret = await self.secret_header()

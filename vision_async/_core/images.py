@@ -234,8 +234,8 @@ async def _read_file_object(obj: Any, max_bytes: int) -> bytes:
     return bytes(result)
 
 
-async def prepare_image(image: ImageInput, *, kind: ImageKind, max_bytes: int) -> PreparedImage:
-    """Turn any accepted image input into a replayable request body, or raise InvalidInputError."""
+def prepare_at_once(image: ImageInput, *, kind: ImageKind, max_bytes: int) -> PreparedImage | None:
+    """:func:`prepare_image` for the inputs that need no I/O (a URL, bytes); None for the others."""
     if isinstance(image, str):
         url = _check_url(image)
         return PreparedImage(b'{"url": ' + _json_string(url).encode() + b"}", "application/json", url=url)
@@ -243,6 +243,14 @@ async def prepare_image(image: ImageInput, *, kind: ImageKind, max_bytes: int) -
         return _check_bytes(image, kind, max_bytes, "bytes")
     if isinstance(image, bytearray | memoryview):
         return _check_bytes(bytes(image), kind, max_bytes, "bytes")
+    return None
+
+
+async def prepare_image(image: ImageInput, *, kind: ImageKind, max_bytes: int) -> PreparedImage:
+    """Turn any accepted image input into a replayable request body, or raise InvalidInputError."""
+    prepared = prepare_at_once(image, kind=kind, max_bytes=max_bytes)
+    if prepared is not None:
+        return prepared
     if isinstance(image, os.PathLike):
         path = anyio.Path(os.fsdecode(image))
         try:

@@ -9,6 +9,7 @@ cool-down), :class:`RateLimitLayer` (rate limit, adaptive), :class:`BreakerLayer
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -44,20 +45,35 @@ logger = logging.getLogger("vision_async.pipeline")
 class Lifecycle:
     """Refuses calls once the client is closing, and ends calls in flight when it closes.
 
-    Every call runs in its own cancel scope; :meth:`shutdown` cancels them all and each ends with
-    :class:`ClientClosedError` (never retried, never counted by the breaker, the budget or the
-    adaptive limiter). Also keeps the call-level counters.
+    :meth:`shutdown` interrupts every call in flight and each ends with :class:`ClientClosedError`
+    (never retried, never counted by the breaker, the budget or the adaptive limiter); a caller's
+    own cancellation stays a cancellation. Also keeps the call-level counters.
+
+    How a call is interrupted depends on the event loop, because a cancel scope per call would be
+    the largest cost of a successful call (3 us on asyncio, 5-7 us on trio):
+
+    - asyncio: the call's task is remembered (a dict entry) and, at shutdown, cancelled with
+      ``Task.cancel()``; the cancellation is recognised by this lifecycle, taken back with
+      ``Task.uncancel()`` and turned into :class:`ClientClosedError`. Had someone else cancelled
+      the task too, the cancellation goes on as a cancellation.
+    - trio (and any other loop): the call runs in a native cancel scope, which shutdown cancels.
     """
 
     def __init__(self, counters: Counters) -> None:
         self.closing = False
         self._counters = counters
-        self._scopes: set[anyio.CancelScope] = set()
+        self._scopes: set[Any] = set()  # trio: the cancel scopes of the calls in flight
+        self._tasks: set[Any] = set()  # asyncio: the tasks of the calls in flight
+        self._cancelled: set[Any] = set()  # asyncio: the tasks shutdown() cancelled
 
     def shutdown(self) -> None:
         self.closing = True
         for scope in list(self._scopes):
             scope.cancel()
+        for task in list(self._tasks):
+            if task not in self._cancelled:
+                self._cancelled.add(task)
+                task.cancel()
 
     def check(self) -> None:
         if self.closing:
@@ -65,13 +81,53 @@ class Lifecycle:
 
     def wrap(self, inner: Handler) -> Handler:
         counters = self._counters
-        scopes = self._scopes
+        tasks = self._tasks
+        cancelled = self._cancelled
+        scoped = self._scoped(inner)
 
         async def lifecycle(call: Call) -> Response:
             if self.closing:
                 await anyio.lowlevel.checkpoint()
                 self.check()
-            scope = anyio.CancelScope()
+            task = _asyncio_task()
+            if task is None:
+                return await scoped(call)
+            if task in tasks:  # a call made from inside another call of this client: the outer one owns the task
+                return await inner(call)
+            tasks.add(task)
+            counters.in_flight += 1
+            try:
+                response = await inner(call)
+                counters.successes += 1
+                return response
+            except VisionError as exc:
+                if self.closing and isinstance(exc, ClientClosedError):
+                    await _callers_cancellation_first()
+                counters.failures[type(exc).__name__] += 1
+                raise
+            except BaseException as exc:
+                if task in cancelled and _is_cancellation(exc) and task.uncancel() == 0:
+                    # Only shutdown() cancelled this call: it ends as closed, not as cancelled.
+                    cancelled.discard(task)
+                    counters.failures["ClientClosedError"] += 1
+                    raise closed_in_flight(call.operation) from None
+                raise
+            finally:
+                counters.in_flight -= 1
+                tasks.discard(task)
+                if task in cancelled:  # cancelled by shutdown() but ended otherwise: take the request back
+                    cancelled.discard(task)
+                    if task.cancelling():
+                        task.uncancel()
+
+        return lifecycle
+
+    def _scoped(self, inner: Handler) -> Handler:
+        counters = self._counters
+        scopes = self._scopes
+
+        async def scoped(call: Call) -> Response:
+            scope = _cancel_scope()
             scopes.add(scope)
             counters.in_flight += 1
             try:
@@ -80,6 +136,8 @@ class Lifecycle:
                     counters.successes += 1
                     return response
             except VisionError as exc:
+                if self.closing and isinstance(exc, ClientClosedError):
+                    await _callers_cancellation_first()
                 counters.failures[type(exc).__name__] += 1
                 raise
             finally:
@@ -89,7 +147,36 @@ class Lifecycle:
             counters.failures["ClientClosedError"] += 1
             raise closed_in_flight(call.operation)
 
-        return lifecycle
+        return scoped
+
+
+async def _callers_cancellation_first() -> None:
+    """A call the shutdown ended whose caller cancelled it too ends as the caller's cancellation.
+
+    (Under trio the closed socket can wake the call before the cancellation does.) Called
+    outside the call's own cancel scope, so only the caller's can raise here.
+    """
+    await anyio.lowlevel.checkpoint_if_cancelled()
+
+
+def _asyncio_task() -> Any:
+    """The running asyncio task, or None under another event loop (asyncio is never imported here)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    loop = asyncio._get_running_loop()  # None outside asyncio, without raising (unlike get_running_loop)
+    return asyncio.current_task(loop) if loop is not None else None
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+
+
+def _cancel_scope() -> Any:
+    """A cancel scope for a call outside asyncio: trio's own (cheaper than anyio's wrapper around it)."""
+    trio = sys.modules.get("trio")
+    return trio.CancelScope() if trio is not None else anyio.CancelScope()
 
 
 class Bulkhead:
@@ -137,7 +224,15 @@ class RetryLayer:
         retrier = self.retrier
 
         async def retry(call: Call) -> Response:
-            return await retrier.call(lambda: inner(call), operation=call.operation, deadline=call.deadline)
+            # Retrier.call, unrolled: the first attempt costs no extra frame or closure.
+            retrier.starting()
+            try:
+                return await inner(call)
+            except VisionError as exc:
+                if not retrier.may_retry(exc, call.operation):
+                    raise
+                first = exc
+            return await retrier.retry(first, lambda: inner(call), operation=call.operation, deadline=call.deadline)
 
         return retry
 
@@ -214,12 +309,8 @@ class BreakerLayer:
         breaker = self.breaker
         store = self.store
 
-        async def admit() -> Ticket:
-            try:
-                return breaker.admit()
-            except CircuitOpenError:
-                await anyio.lowlevel.checkpoint()  # a refused call still yields: no busy loop can starve others
-                raise
+        async def refused() -> None:
+            await anyio.lowlevel.checkpoint()  # a refused call still yields: no busy loop can starve others
 
         async def through(call: Call, ticket: Ticket) -> Response:
             outcome: Outcome = "neutral"  # cancellation counts as nothing
@@ -236,14 +327,23 @@ class BreakerLayer:
                 breaker.record(ticket, outcome)
 
         async def circuit(call: Call) -> Response:
-            return await through(call, await admit())
+            try:
+                ticket = breaker.admit()
+            except CircuitOpenError:
+                await refused()
+                raise
+            return await through(call, ticket)
 
         if store is None:
             return circuit
 
         async def shared_circuit(call: Call) -> Response:
             await store.refresh(breaker)
-            ticket = await admit()
+            try:
+                ticket = breaker.admit()
+            except CircuitOpenError:
+                await refused()
+                raise
             if ticket.probe and not await store.try_probe():
                 breaker.release_probe(ticket)
                 raise CircuitOpenError("circuit breaker is half-open and another worker is probing", retry_after=1.0)
@@ -297,7 +397,8 @@ class Send:
                 raise APITimeoutError(f"{call.operation}: the total deadline ran out before the attempt")
             if timeout is None or left < timeout:
                 timeout, by_deadline = left, True
-        name, secret = await self._auth.secret_header()
+        header = self._auth.ready_header()
+        name, secret = header if header is not None else await self._auth.secret_header()
         headers: list[tuple[str, Any]] = [("Accept", call.accept), ("User-Agent", self._user_agent), (name, secret)]
         if call.content_type is not None:
             headers.append(("Content-Type", call.content_type))

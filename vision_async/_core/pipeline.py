@@ -137,8 +137,15 @@ class Pipeline:
             max_body if max_body is not None else self.settings.default_max_body,
             lane=self.lane_for(resource),
         )
-        await self.door()
+        if self.may_refuse:
+            await self.door()
         return await self.handle(call)
+
+    @property
+    def may_refuse(self) -> bool:
+        """Whether :meth:`door` may refuse a call now (a cheap check, for the hot path)."""
+        breaker = self._only_breaker
+        return breaker is not None and not breaker.is_closed
 
     async def door(self) -> None:
         """With one resource, an open breaker refuses a call at once: before its image is read,

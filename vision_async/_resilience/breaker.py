@@ -169,6 +169,8 @@ class Breaker:
         self._ratio_trip: tuple[int, int] | None = None
         self._mirrored = False
         self.changes = 0  # state changes so far (the shared store publishes after one)
+        #: True while closed: the hot path reads this instead of asking pybreaker's state property.
+        self.is_closed = True
         pybreaker = _pybreaker()
         self._breaker_error: type[Exception] = pybreaker.CircuitBreakerError
         self._cb = pybreaker.CircuitBreaker(
@@ -215,16 +217,15 @@ class Breaker:
 
     def open_remaining(self) -> float:
         """Seconds before an open breaker lets a probe through (0.0 unless open)."""
-        if self._cb.current_state != _OPEN:
+        if self.is_closed or self._cb.current_state != _OPEN:
             return 0.0
         return max(0.0, self._opened_at + self.policy.reset_timeout - self._clock())
 
     def admit(self) -> Ticket:
         """Let one request through, or raise :class:`CircuitOpenError` without sending anything."""
-        cb = self._cb
-        state = cb.current_state
-        if state == _CLOSED:
+        if self.is_closed:
             return _NORMAL
+        cb = self._cb
         with self._lock:
             state = cb.current_state
             if state == _OPEN:
@@ -252,12 +253,7 @@ class Breaker:
         if window is not None and not ticket.probe and outcome != "neutral":
             self._record_ratio(outcome == "failure")
             return
-        if (
-            outcome == "success"
-            and not ticket.probe
-            and self._cb.current_state == _CLOSED
-            and self._cb.fail_counter == 0
-        ):
+        if outcome == "success" and not ticket.probe and self.is_closed and self._cb.fail_counter == 0:
             return  # the common case: nothing to reset, nothing to close
         with self._lock:
             if ticket.probe:
@@ -286,6 +282,7 @@ class Breaker:
     def _state_changed(self, old: str | None, new: str) -> None:
         # Called by pybreaker inside its lock; only bookkeeping and logging here.
         mirrored, self._mirrored = self._mirrored, False
+        self.is_closed = new == _CLOSED
         if not mirrored:
             self.changes += 1
         if new == _OPEN:

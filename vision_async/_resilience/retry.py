@@ -129,22 +129,40 @@ class Retrier:
         to tenacity, which is given that failure as its first attempt, so waits and limits count
         it as usual.
         """
-        budget = self.budget
-        if budget is not None:
-            budget.record_request(self._clock())
+        self.starting()
         try:
             return await attempt()
         except VisionError as exc:
-            if not is_retryable(exc) or self.policy.max_attempts <= 1:
+            if not self.may_retry(exc, operation):
                 raise
-            if budget is not None and budget.available(self._clock()) < 1.0:
-                # Refused before any retry machinery is built: a spent budget must be cheap.
-                self._counters.retries_refused += 1
-                logger.debug(
-                    "%s: not retrying after attempt 1 (%s): the retry budget is spent", operation, type(exc).__name__
-                )
-                raise
-            first: list[VisionError] = [exc]
+            first = exc
+        return await self.retry(first, attempt, operation=operation, deadline=deadline)
+
+    def starting(self) -> None:
+        """A call starts (the retry budget counts it)."""
+        if self.budget is not None:
+            self.budget.record_request(self._clock())
+
+    def may_retry(self, exc: VisionError, operation: str) -> bool:
+        """Whether the first attempt's failure ``exc`` may be retried at all."""
+        if not is_retryable(exc) or self.policy.max_attempts <= 1:
+            return False
+        budget = self.budget
+        if budget is not None and budget.available(self._clock()) < 1.0:
+            # Refused before any retry machinery is built: a spent budget must be cheap.
+            self._counters.retries_refused += 1
+            logger.debug(
+                "%s: not retrying after attempt 1 (%s): the retry budget is spent", operation, type(exc).__name__
+            )
+            return False
+        return True
+
+    async def retry(
+        self, failure: VisionError, attempt: Callable[[], Awaitable[T]], *, operation: str, deadline: float | None
+    ) -> T:
+        """Go on after the first attempt failed with ``failure`` (which :meth:`may_retry` allowed)."""
+        first = [failure]
+        del failure
 
         async def replay_then_attempt() -> T:
             if first:

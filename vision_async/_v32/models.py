@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from .._core.parse import Node
+from .._core.parse import Node, maker
 from .._errors import ResponseValidationError
 
 __all__ = [
@@ -62,11 +62,13 @@ def _flag(n: Node, key: str) -> bool | None:
     return None if n.data.get(key) is None else n.boolean(key)
 
 
-def _objects(n: Node, key: str, parse: Callable[[Node], R]) -> tuple[R, ...]:
+def _objects(
+    n: Node, key: str, parse: Callable[[Node], R], fast: Callable[[dict[str, Any]], R | None] | None = None
+) -> tuple[R, ...]:
     """A list of objects that may be absent or ``null`` (``()``) and hold ``null`` items (skipped)."""
     value = n.data.get(key)
     if not isinstance(value, list) or None not in value:
-        return n.objects(key, parse)
+        return n.objects(key, parse, fast=fast)
     out = []
     for i, item in enumerate(value):
         if item is None:
@@ -111,6 +113,17 @@ class ImageMetadata:
     @classmethod
     def _parse(cls, n: Node) -> ImageMetadata:
         return cls(n.opt_integer("width"), n.opt_integer("height"), n.opt_text("format"))
+
+    @staticmethod
+    def _fast(data: dict[str, Any]) -> ImageMetadata | None:
+        """The usual metadata, checked at once (None: read it field by field)."""
+        width, height, fmt = data.get("width"), data.get("height"), data.get("format")
+        if type(width) is int and type(height) is int and (fmt is None or type(fmt) is str):
+            return _make_metadata(width, height, fmt)
+        return None
+
+
+_make_metadata = maker(ImageMetadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +229,18 @@ class ImageTag:
 
     @classmethod
     def _parse(cls, n: Node) -> ImageTag:
-        data = n.data
-        name, confidence, hint = data.get("name"), data.get("confidence"), data.get("hint")
-        if type(name) is str and type(confidence) is float and hint is None:  # the usual tag, checked at once
-            return cls(name, confidence)
         return cls(n.opt_text("name"), n.opt_number("confidence"), n.opt_text("hint"))
+
+    @staticmethod
+    def _fast(data: dict[str, Any]) -> ImageTag | None:
+        """The usual tag, checked at once (None: read it field by field)."""
+        name, confidence, hint = data.get("name"), data.get("confidence"), data.get("hint")
+        if type(name) is str and type(confidence) is float and (hint is None or type(hint) is str):
+            return _make_tag(name, confidence, hint)
+        return None
+
+
+_make_tag = maker(ImageTag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +322,7 @@ def _common(n: Node, request_id: str | None) -> dict[str, Any]:
     return {
         "request_id": n.opt_text("requestId") or request_id,
         "model_version": n.opt_text("modelVersion"),
-        "metadata": n.opt_obj("metadata", ImageMetadata._parse),
+        "metadata": n.opt_obj("metadata", ImageMetadata._parse, ImageMetadata._fast),
         "raw": n.raw(),
     }
 
@@ -335,7 +355,7 @@ class ImageAnalysis:
             adult=n.opt_obj("adult", AdultInfo._parse),
             color=n.opt_obj("color", ColorInfo._parse),
             image_type=n.opt_obj("imageType", ImageType._parse),
-            tags=_objects(n, "tags", ImageTag._parse),
+            tags=_objects(n, "tags", ImageTag._parse, ImageTag._fast),
             description=n.opt_obj("description", ImageDescriptionDetails._parse),
             faces=_objects(n, "faces", FaceDescription._parse),
             objects=_objects(n, "objects", DetectedObject._parse),
@@ -359,7 +379,7 @@ class TagResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> TagResult:
         n = Node(data, "$")
-        return cls(tags=_objects(n, "tags", ImageTag._parse), **_common(n, request_id))
+        return cls(tags=_objects(n, "tags", ImageTag._parse, ImageTag._fast), **_common(n, request_id))
 
 
 @dataclass(frozen=True, slots=True)

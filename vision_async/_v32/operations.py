@@ -15,7 +15,7 @@ import anyio
 
 from .._core.call import encode_query
 from .._core.endpoint import API_PATH
-from .._core.images import ImageInput, ImageKind, PreparedImage, prepare_image, sniff_format
+from .._core.images import ImageInput, ImageKind, PreparedImage, prepare_at_once, prepare_image, sniff_format
 from .._core.pipeline import Pipeline, Response
 from .._errors import APITimeoutError, InvalidInputError, ResponseValidationError
 from .._policies import ImageLimits, ResponseLimits
@@ -273,16 +273,22 @@ class V32Operations:
 
     # -- running a plan ----------------------------------------------------------------------
 
+    def _max_bytes(self, kind: ImageKind) -> int:
+        return self._limits.max_read_bytes if kind is ImageKind.READ else self._limits.max_image_bytes
+
     async def _prepare(self, image: ImageInput, kind: ImageKind) -> PreparedImage:
         self._check_open()
-        limit = self._limits.max_read_bytes if kind is ImageKind.READ else self._limits.max_image_bytes
-        return await prepare_image(image, kind=kind, max_bytes=limit)
+        return await prepare_image(image, kind=kind, max_bytes=self._max_bytes(kind))
 
     async def _send(self, plan: Plan, image: ImageInput) -> Response:
-        await self._pipeline.door()
-        img = await self._prepare(image, plan.kind)
+        pipeline = self._pipeline
+        if pipeline.may_refuse:
+            await pipeline.door()
+        img = prepare_at_once(image, kind=plan.kind, max_bytes=self._max_bytes(plan.kind))
+        if img is None:
+            img = await self._prepare(image, plan.kind)
         self._check_open()
-        return await self._pipeline.call(
+        return await pipeline.call(
             plan.operation,
             "POST",
             API_PATH + plan.path,
