@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import platform
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -11,7 +11,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 
 from ._core.auth import TokenCredential
 from ._core.endpoint import API_PATH
@@ -42,6 +41,8 @@ from ._v32.read import DEFAULT_READ_TIMEOUT, ReadPoller
 from ._version import __version__
 
 if TYPE_CHECKING:
+    import httpx
+
     from .batch import Batch
     from .v4 import ImageAnalysisV4
 
@@ -158,7 +159,7 @@ class VisionClient(V32Operations):
             if retry is not None
             else None
         )
-        user_agent = f"vision-async/{__version__} python/{platform.python_version()}"
+        user_agent = f"vision-async/{__version__} python/{'.'.join(map(str, sys.version_info[:3]))}"
         lanes = []
         for resource, root, auth in zip(chosen, roots, auths, strict=True):
             limit = resource.rate_limit if resource.rate_limit is not None else rate_limit

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .base import HttpxTransport, OutgoingRequest, RawResponse, Transport, TransportStats
-from .pool import PoolTransport
 from .select import ENV_TRANSPORT, make_transport
+
+if TYPE_CHECKING:
+    from .pool import PoolTransport
 
 __all__ = [
     "ENV_TRANSPORT",
@@ -16,3 +20,12 @@ __all__ = [
     "TransportStats",
     "make_transport",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The pool (h11, asyncio's streams) is imported when the first client makes one.
+    if name == "PoolTransport":
+        from .pool import PoolTransport
+
+        return PoolTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,13 +21,17 @@ aiohttp, anyio, OSError) become vision_async exceptions; every transport raises 
 from __future__ import annotations
 
 import ssl
+import sys
 import traceback
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import unquote, urlsplit
 
 import anyio
-import httpx
+
+if TYPE_CHECKING:  # httpx is imported only by the code that uses it: `import vision_async` stays light
+    import httpx
 
 from .._errors import (
     APIConnectionError,
@@ -92,7 +96,7 @@ class OutgoingRequest:
     @property
     def what(self) -> str:
         """``METHOD /path`` for messages."""
-        return f"{self.method} {httpx.URL(self.url).path}"
+        return f"{self.method} {unquote(urlsplit(self.url).path)}"
 
 
 class ResponseHeaders(Mapping[str, str]):
@@ -175,21 +179,21 @@ def default_transport(
     *, max_connections: int, verify: ssl.SSLContext | bool = True, http2: bool = False
 ) -> httpx.AsyncHTTPTransport:
     """httpx's own pooled transport (kept for callers that want httpcore's pool or HTTP/2)."""
+    import httpx
+
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     return httpx.AsyncHTTPTransport(limits=limits, verify=verify, http2=http2, retries=0)
+
+
+#: Seconds an idle pooled connection is kept (below the usual server keep-alive of 5-15 s).
+DEFAULT_KEEPALIVE_EXPIRY = 5.0
 
 
 # -- the one boundary where foreign exceptions are translated ---------------------------------
 
 # Checked in order; the first base class that matches wins. Every exception class that httpx,
 # httpcore, h11 and aiohttp export is covered (tests/test_transport.py enumerates them).
-_TIMEOUTS: tuple[type[BaseException], ...] = (httpx.TimeoutException, TimeoutError)
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    # httpx: transport, protocol and stream errors, and a URL it cannot send to
-    httpx.HTTPError,
-    httpx.InvalidURL,
-    httpx.CookieConflict,
-    httpx.StreamError,
     # anyio streams and the OS (ssl.SSLError is an OSError)
     anyio.BrokenResourceError,
     anyio.ClosedResourceError,
@@ -197,6 +201,21 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     anyio.IncompleteRead,
     OSError,
 )
+
+
+def _httpx_class(exc: BaseException) -> type[VisionError] | None:
+    """httpx's classes, looked up only when httpx is loaded (else none of its exceptions exists)."""
+    httpx = sys.modules.get("httpx")
+    if httpx is None:
+        return None
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError
+    if isinstance(exc, httpx.DecodingError):
+        return ResponseValidationError
+    # transport, protocol and stream errors, and a URL it cannot send to
+    if isinstance(exc, httpx.HTTPError | httpx.InvalidURL | httpx.CookieConflict | httpx.StreamError):
+        return APIConnectionError
+    return None
 
 
 def _httpcore_h11_class(exc: BaseException) -> type[VisionError] | None:
@@ -240,11 +259,12 @@ def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
             return None
         detail = describe(exc)
         return APIConnectionError(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
-    if isinstance(exc, _TIMEOUTS):
+    cls = _httpx_class(exc)
+    if cls is APITimeoutError or isinstance(exc, TimeoutError):
         return APITimeoutError(f"{what}: timed out ({type(exc).__name__})")
-    if isinstance(exc, httpx.DecodingError):
+    if cls is ResponseValidationError:
         return ResponseValidationError(f"{what}: the response body could not be decoded ({exc})")
-    if isinstance(exc, _CONNECTION_ERRORS):
+    if cls is APIConnectionError or isinstance(exc, _CONNECTION_ERRORS):
         detail = describe(exc)
         return APIConnectionError(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
     return None
@@ -387,6 +407,8 @@ async def read_capped(chunks: AsyncIterable[bytes], *, status: int, declared: in
 
 def _httpx_request(request: OutgoingRequest) -> httpx.Request:
     # Secrets are revealed here, in a frame that has returned before anything is sent.
+    import httpx  # loaded already: the transport being wrapped is an httpx one
+
     timeout = request.timeout
     extensions = (
         {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 import sys
 import time
@@ -28,10 +29,10 @@ from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
-import httpx
 
 from .._errors import ClientClosedError, ConfigurationError, VisionError
 from .base import (
+    DEFAULT_KEEPALIVE_EXPIRY,
     HttpxTransport,
     OutgoingRequest,
     RawResponse,
@@ -45,9 +46,6 @@ from .streams import open_stream
 __all__ = ["DEFAULT_KEEPALIVE_EXPIRY", "PoolTransport"]
 
 logger = logging.getLogger("vision_async.transport")
-
-#: Seconds an idle connection is kept for reuse.
-DEFAULT_KEEPALIVE_EXPIRY = 5.0
 
 _Origin = tuple[str, str, int]  # scheme, host, port
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -168,6 +166,8 @@ class PoolTransport:
 
     def _through_httpx(self) -> HttpxTransport:
         if self._httpx is None:
+            import httpx
+
             limits = httpx.Limits(max_connections=self._max, max_keepalive_connections=self._max)
             self._httpx = HttpxTransport(httpx.AsyncHTTPTransport(limits=limits, verify=self._verify), owned=True)
         return self._httpx
@@ -243,8 +243,8 @@ class PoolTransport:
         return connection
 
     def _context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:  # httpx's trust defaults (certifi, SSL_CERT_FILE)
-            self._ssl_context = httpx.create_ssl_context(verify=self._verify)
+        if self._ssl_context is None:
+            self._ssl_context = trust_context(self._verify)
         return self._ssl_context
 
     async def _evict_one(self) -> None:
@@ -277,3 +277,26 @@ class PoolTransport:
         self._open = 0
         for connection in connections:
             await connection.aclose()
+
+
+def trust_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext:
+    """The TLS context for ``verify``, with httpx's trust defaults: ``$SSL_CERT_FILE``, else
+    ``$SSL_CERT_DIR``, else certifi's bundle; ``False`` checks nothing.
+
+    Written out rather than taken from ``httpx.create_ssl_context``: importing httpx for these
+    lines would add about 100 ms to the first call of every process that never uses httpx.
+    """
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if not verify:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())

@@ -6,12 +6,21 @@ import os
 import ssl
 import sys
 from collections.abc import Mapping
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
-from .base import HttpxTransport, OutgoingRequest, RawResponse, Transport, TransportStats, default_transport
-from .pool import DEFAULT_KEEPALIVE_EXPIRY, PoolTransport
+from .base import (
+    DEFAULT_KEEPALIVE_EXPIRY,
+    HttpxTransport,
+    OutgoingRequest,
+    RawResponse,
+    Transport,
+    TransportStats,
+    default_transport,
+)
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["ENV_TRANSPORT", "TRANSPORT_NAMES", "make_transport"]
 
@@ -56,7 +65,12 @@ def _trio_running() -> bool:
 def _named(name: str, *, max_connections: int, verify: ssl.SSLContext | bool, keepalive_expiry: float) -> Transport:
     choice = name.strip().lower()
     if choice in ("", "default"):
-        return PoolTransport(max_connections=max_connections, keepalive_expiry=keepalive_expiry, verify=verify)
+        from .pool import PoolTransport  # imported with the first client: `import vision_async` stays light
+
+        pool: Transport = PoolTransport(
+            max_connections=max_connections, keepalive_expiry=keepalive_expiry, verify=verify
+        )
+        return pool
     if choice == "httpx":
         return HttpxTransport(default_transport(max_connections=max_connections, verify=verify), owned=True)
     if choice == "aiohttp":
@@ -95,12 +109,13 @@ def make_transport(
         return _named(name, **options)  # type: ignore[arg-type]
     if isinstance(transport, str):
         return _named(transport, **options)  # type: ignore[arg-type]
-    if isinstance(transport, httpx.AsyncBaseTransport):
+    httpx = sys.modules.get("httpx")  # not loaded: the transport cannot be an httpx one
+    if httpx is not None and isinstance(transport, httpx.AsyncBaseTransport):
         return HttpxTransport(transport, owned=False)
     if callable(getattr(transport, "send", None)) and callable(getattr(transport, "aclose", None)):
         if not callable(getattr(transport, "stats", None)):
             raise ConfigurationError(f"{type(transport).__name__} lacks stats(); it is not a vision_async transport")
-        return _Borrowed(transport)
+        return _Borrowed(transport)  # type: ignore[arg-type]  # it has the methods (checked above)
     raise ConfigurationError(
         "transport must be None, a name (" + ", ".join(TRANSPORT_NAMES) + "), an httpx.AsyncBaseTransport "
         f"or a vision_async transport, got {type(transport).__name__}"
