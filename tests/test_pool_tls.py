@@ -125,3 +125,43 @@ async def test_hostname_must_match_the_certificate(tls_server: TlsServer, certif
     with pytest.raises(APIConnectionError):
         await pool.send(tag_request(f"https://127.0.0.2:{tls_server.port}"))
     await pool.aclose()
+
+
+async def test_ssl_cert_file_is_trusted_as_httpx_trusts_it(
+    tls_server: TlsServer, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify=True honours $SSL_CERT_FILE (httpx's trust defaults), without importing httpx for it."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    pool = PoolTransport()
+    response = await pool.send(tag_request(f"https://127.0.0.1:{tls_server.port}"))
+    assert response.content == TAG_JSON
+    await pool.aclose()
+
+
+@pytest.fixture
+def cert_dir(certificate: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A folder holding the certificate under its subject hash (as c_rehash lays it out)."""
+    name = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", str(certificate[0])], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (tmp_path / f"{name}.0").write_bytes(certificate[0].read_bytes())
+    return tmp_path
+
+
+async def test_ssl_cert_dir_is_trusted_as_httpx_trusts_it(
+    tls_server: TlsServer, cert_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify=True honours $SSL_CERT_DIR (a c_rehash'ed folder) when $SSL_CERT_FILE is unset."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(cert_dir))
+    pool = PoolTransport()
+    response = await pool.send(tag_request(f"https://127.0.0.1:{tls_server.port}"))
+    assert response.content == TAG_JSON
+    await pool.aclose()
+
+
+async def test_verify_false_accepts_any_certificate(tls_server: TlsServer) -> None:
+    pool = PoolTransport(verify=False)
+    response = await pool.send(tag_request(f"https://127.0.0.1:{tls_server.port}"))
+    assert response.content == TAG_JSON
+    await pool.aclose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio
@@ -34,17 +34,19 @@ from .features import (
     normalize_many,
     normalize_one,
 )
-from .models import (
-    AreaOfInterestResult,
-    DetectResult,
-    DomainModelResults,
-    ImageAnalysis,
-    ImageDescription,
-    ListModelsResult,
-    TagResult,
-)
-from .ocr_models import OcrResult, ReadOperationResult
 from .read import ReadPoller, check_operation_id, operation_id_from_location
+
+if TYPE_CHECKING:  # the result classes are imported by the planners (cached): `import vision_async` stays light
+    from .models import (
+        AreaOfInterestResult,
+        DetectResult,
+        DomainModelResults,
+        ImageAnalysis,
+        ImageDescription,
+        ListModelsResult,
+        TagResult,
+    )
+    from .ocr_models import OcrResult, ReadOperationResult
 
 __all__ = ["OPERATIONS", "Plan", "V32Operations"]
 
@@ -145,6 +147,8 @@ class V32Operations:
         if exclude:
             params["descriptionExclude"] = ",".join(exclude)
         params["model-version"] = check_model_version(model_version)
+        from .models import ImageAnalysis
+
         return Plan("analyze", "/analyze", params, ImageAnalysis)
 
     def _plan_tag(self, *, language: str = "en", model_version: str = "latest") -> Plan:
@@ -152,6 +156,8 @@ class V32Operations:
             "language": _service_language(language, "tag"),
             "model-version": check_model_version(model_version),
         }
+        from .models import TagResult
+
         return Plan("tag", "/tag", params, TagResult)
 
     def _plan_describe(
@@ -169,9 +175,13 @@ class V32Operations:
         if exclude:
             params["descriptionExclude"] = ",".join(exclude)
         params["model-version"] = check_model_version(model_version)
+        from .models import ImageDescription
+
         return Plan("describe", "/describe", params, ImageDescription)
 
     def _plan_detect(self, *, model_version: str = "latest") -> Plan:
+        from .models import DetectResult
+
         return Plan("detect", "/detect", {"model-version": check_model_version(model_version)}, DetectResult)
 
     def _plan_analyze_by_domain(self, *, model: str, language: str = "en", model_version: str = "latest") -> Plan:
@@ -182,6 +192,8 @@ class V32Operations:
             "model-version": check_model_version(model_version),
         }
         path = f"/models/{quote(model.strip(), safe='')}/analyze"
+        from .models import DomainModelResults
+
         return Plan("analyze_by_domain", path, params, DomainModelResults)
 
     def _plan_ocr(
@@ -194,6 +206,8 @@ class V32Operations:
             "detectOrientation": "true" if detect_orientation else "false",
             "model-version": check_model_version(model_version),
         }
+        from .ocr_models import OcrResult
+
         return Plan("ocr", "/ocr", params, OcrResult)
 
     def _plan_generate_thumbnail(
@@ -218,6 +232,8 @@ class V32Operations:
 
     def _plan_area_of_interest(self, *, model_version: str = "latest") -> Plan:
         params = {"model-version": check_model_version(model_version)}
+        from .models import AreaOfInterestResult
+
         return Plan("area_of_interest", "/areaOfInterest", params, AreaOfInterestResult)
 
     def _plan_begin_read(
@@ -405,6 +421,8 @@ class V32Operations:
         """The domain-specific models the service offers (celebrities, landmarks)."""
         self._check_open()
         response = await self._pipeline.call("list_models", "GET", API_PATH + "/models")
+        from .models import ListModelsResult
+
         return response.parse(ListModelsResult, "list_models")
 
     async def analyze_by_domain(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from .._core.endpoint import API_PATH
 from .._core.pipeline import Pipeline, Response
 from .._errors import APITimeoutError, InvalidInputError, ReadOperationFailedError, ResponseValidationError
 from .._resilience.retry import parse_retry_after
-from .ocr_models import OperationStatus, ReadOperationResult
+
+if TYPE_CHECKING:  # imported with the first Read result: `import vision_async` stays light
+    from .ocr_models import ReadOperationResult
 
 __all__ = ["DEFAULT_READ_TIMEOUT", "ReadPoller", "operation_id_from_location"]
 
@@ -75,11 +78,15 @@ class ReadPoller:
             max_body=self._max_body,
             resource=resource,
         )
+        from .ocr_models import ReadOperationResult
+
         result = response.parse(ReadOperationResult, "get_read_result")
         return result, parse_retry_after(response.headers, None, now=self._wall_clock)
 
     async def wait(self, operation_id: str, *, timeout: float, resource: str | None = None) -> ReadOperationResult:
         """Poll until succeeded (returned) or failed (:class:`ReadOperationFailedError`)."""
+        from .ocr_models import OperationStatus
+
         deadline = self._clock() + timeout
         polls = 0
         backoff = FIRST_POLL_WAIT
