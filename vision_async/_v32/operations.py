@@ -297,6 +297,7 @@ class V32Operations:
         return await prepare_image(image, kind=kind, max_bytes=self._max_bytes(kind))
 
     async def _send(self, plan: Plan, image: ImageInput) -> Response:
+        self._check_open()
         pipeline = self._pipeline
         if pipeline.may_refuse:
             await pipeline.door()
