@@ -219,6 +219,39 @@ async def test_max_concurrency_bounds_calls_in_flight() -> None:
     assert peak == 3
 
 
+async def test_total_deadline_starts_once_past_the_concurrency_limit() -> None:
+    """With max_concurrency, a call's total deadline counts from when it gets its turn (the time
+    waited in line is not taken from it); each attempt's timeout is what is left of it."""
+    vc = VirtualClock()
+    timeouts: list[float] = []
+
+    class FourSeconds(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            timeouts.append(request.extensions["timeout"]["read"])
+            await vc.sleep(4.0)
+            return json_response(200, TAGS)
+
+    policy = RetryPolicy(total_timeout=5.0)
+    async with vc.running(), client_for(vc, FourSeconds(), max_concurrency=1, retry=policy, timeout=30.0) as client:
+        outcomes = await run_calls(client, 2)
+    assert outcomes == [None, None]
+    assert timeouts == [pytest.approx(5.0), pytest.approx(5.0)]  # the second waited 4 s in line, not on its deadline
+
+
+async def test_total_deadline_starts_with_the_call_without_a_concurrency_limit() -> None:
+    vc = VirtualClock()
+    timeouts: list[float] = []
+
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"]["read"])
+        return json_response(200, TAGS)
+
+    policy = RetryPolicy(total_timeout=5.0)
+    async with vc.running(), client_for(vc, TimedTransport(vc, answer), retry=policy, timeout=30.0) as client:
+        await client.tag(URL)
+    assert timeouts == [pytest.approx(5.0)]
+
+
 async def storm(*, adaptive: bool, seconds: float) -> tuple[VisionClient, list[tuple[float, int, int]]]:
     """64 callers for ``seconds`` of virtual time against the emulator taking 10 tag calls a second.
 

@@ -7,6 +7,7 @@ import io
 import json
 import json.encoder
 import os
+import re
 import struct
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -170,13 +171,16 @@ def image_size(data: bytes, fmt: str | None) -> tuple[int, int] | None:
 _json_string = json.encoder.encode_basestring_ascii
 
 
+_WHITESPACE = re.compile(r"[\r\n\t ]")
+
+
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise InvalidInputError(
             "a str image must be an http(s) URL; pass a pathlib.Path for a file, or bytes for image data"
         )
-    if any(c in url for c in "\r\n\t "):
+    if _WHITESPACE.search(url):
         raise InvalidInputError("the image URL must not contain whitespace")
     return url
 

@@ -80,11 +80,15 @@ class Pipeline:
         self.settings = _Settings(total_timeout, max_concurrency, default_max_body)
         self._clock = clock
         self.bulkhead = Bulkhead(max_concurrency) if max_concurrency is not None else None
+        # The total deadline starts once a call is past the concurrency limit. Without a limit
+        # nothing before it waits, so the call gets its deadline when it is made (one layer less).
+        deadline_layer = total_timeout is not None and self.bulkhead is not None
+        self._deadline_at_once = total_timeout if total_timeout is not None and not deadline_layer else None
         self.handle = compose(
             [
                 lifecycle,
                 self.bulkhead,
-                Deadline(total_timeout, clock) if total_timeout is not None else None,
+                Deadline(total_timeout, clock) if deadline_layer and total_timeout is not None else None,
                 RetryLayer(retrier) if retrier is not None else None,
             ],
             self.router,
@@ -137,6 +141,8 @@ class Pipeline:
             max_body if max_body is not None else self.settings.default_max_body,
             lane=self.lane_for(resource),
         )
+        if self._deadline_at_once is not None:
+            call.deadline = self._clock() + self._deadline_at_once
         if self.may_refuse:
             await self.door()
         return await self.handle(call)

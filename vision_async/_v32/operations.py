@@ -265,16 +265,19 @@ class V32Operations:
         A service calling ``tag(image, language="en")`` a million times validates and encodes the
         options once; options that cannot be hashed (lists) are validated every time.
         """
-        planner: Callable[..., Plan] = getattr(self, f"_plan_{operation}")
         key = (operation, *options.items())
         try:
             plan = self._plans.get(key)
         except TypeError:  # an unhashable option value
-            return planner(**options)
-        if plan is None:
-            plan = planner(**options)
-            if len(self._plans) < _PLANS_KEPT:
-                self._plans[key] = plan
+            plan, cacheable = None, False
+        else:
+            cacheable = True
+        if plan is not None:
+            return plan
+        planner: Callable[..., Plan] = getattr(self, f"_plan_{operation}")
+        plan = planner(**options)
+        if cacheable and len(self._plans) < _PLANS_KEPT:
+            self._plans[key] = plan
         return plan
 
     def _plan(self, operation: str, options: dict[str, Any]) -> Plan:
