@@ -10,7 +10,8 @@ import textwrap
 
 #: Imported on first use only: httpx (only for httpx transports), the default pool and its HTTP/1.1
 #: parser (with the first client), the result classes (with the first plan or public lookup of
-#: their kind), pybreaker (with the first breaker).
+#: their kind), pybreaker (with the first breaker), tenacity (with the first retry), ssl (with the
+#: first https connection), hmac (comparing two secrets).
 DEFERRED = (
     "httpx",
     "httpcore",
@@ -21,6 +22,9 @@ DEFERRED = (
     "vision_async._v32.models",
     "vision_async._v32.ocr_models",
     "pybreaker",
+    "tenacity",
+    "ssl",
+    "hmac",
 )
 
 

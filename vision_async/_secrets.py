@@ -18,7 +18,6 @@ first 60 bytes of a body cannot show half a token.
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -71,6 +70,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # rarely needed; its import pulls in OpenSSL's hash module
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:

@@ -10,9 +10,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
-
-import tenacity
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import APIConnectionError, APIStatusError, VisionError
 from .._events import OnRetry, RetryEvent, call_hook
@@ -20,6 +18,9 @@ from .._policies import RetryPolicy
 from .cooldown import CooldownTimeout
 from .rate_limit import RateLimitTimeout
 from .stats import Counters
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = ["RETRYABLE_STATUS", "Retrier", "is_retryable", "parse_retry_after"]
 
@@ -118,7 +119,6 @@ class Retrier:
         self._rand = rand
         self._on_retry = on_retry
         self._counters = counters if counters is not None else Counters()
-        self._retry = tenacity.retry_if_exception(is_retryable)
 
     async def call(self, attempt: Callable[[], Awaitable[T]], *, operation: str, deadline: float | None) -> T:
         """Call ``attempt()`` until it succeeds, fails for good, or the policy gives up.
@@ -172,6 +172,8 @@ class Retrier:
         return await self._retrying(operation, deadline)(replay_then_attempt)
 
     def _retrying(self, operation: str, deadline: float | None) -> tenacity.AsyncRetrying:
+        import tenacity  # with the first retry: most processes' calls never need one
+
         policy = self.policy
         clock = self._clock
         budget = self.budget
@@ -225,7 +227,7 @@ class Retrier:
             )
 
         return tenacity.AsyncRetrying(
-            retry=self._retry,
+            retry=tenacity.retry_if_exception(is_retryable),
             wait=wait,
             stop=stop,
             before_sleep=before_sleep,

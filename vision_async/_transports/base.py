@@ -20,7 +20,6 @@ aiohttp, anyio, OSError) become vision_async exceptions; every transport raises 
 
 from __future__ import annotations
 
-import ssl
 import sys
 import traceback
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
@@ -30,7 +29,9 @@ from urllib.parse import unquote, urlsplit
 
 import anyio
 
-if TYPE_CHECKING:  # httpx is imported only by the code that uses it: `import vision_async` stays light
+if TYPE_CHECKING:  # httpx and ssl are imported only by the code that uses them: `import vision_async` stays light
+    import ssl
+
     import httpx
 
 from .._errors import (

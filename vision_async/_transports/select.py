@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import ssl
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -20,6 +19,8 @@ from .base import (
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 __all__ = ["ENV_TRANSPORT", "TRANSPORT_NAMES", "make_transport"]
