@@ -11,7 +11,7 @@ import textwrap
 #: Imported on first use only: httpx (only for httpx transports), the default pool and its HTTP/1.1
 #: parser (with the first client), the result classes (with the first plan or public lookup of
 #: their kind), pybreaker (with the first breaker), tenacity (with the first retry), ssl (with the
-#: first https connection), hmac (comparing two secrets).
+#: first https connection), hmac (comparing two secrets), hashlib (with the first client).
 DEFERRED = (
     "httpx",
     "httpcore",
@@ -25,6 +25,7 @@ DEFERRED = (
     "tenacity",
     "ssl",
     "hmac",
+    "hashlib",
 )
 
 

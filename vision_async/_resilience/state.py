@@ -17,7 +17,6 @@ The protocols:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -109,5 +108,7 @@ class LocalCoordination:
 
 def namespace_for(root_url: str) -> str:
     """A short, stable key prefix for a resource's root URL (scheme, host and path, lower-cased)."""
+    import hashlib  # with the first client (OpenSSL's hash module costs ~2 ms to import)
+
     digest = hashlib.sha256(root_url.rstrip("/").lower().encode()).hexdigest()[:16]
     return f"vision_async:{digest}"
