@@ -79,6 +79,14 @@ class Lifecycle:
         if self.closing:
             raise ClientClosedError("this VisionClient is closed; create a new one")
 
+    async def _failed(self, exc: VisionError) -> None:
+        """Count a call that failed; one the shutdown ended while its caller cancelled it too ends
+        as the caller's cancellation (under trio the closed socket can wake it before the
+        cancellation does). Runs outside the call's own cancel scope: only the caller's can raise."""
+        if self.closing and isinstance(exc, ClientClosedError):
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        self._counters.failures[type(exc).__name__] += 1
+
     def wrap(self, inner: Handler) -> Handler:
         counters = self._counters
         tasks = self._tasks
@@ -101,9 +109,7 @@ class Lifecycle:
                 counters.successes += 1
                 return response
             except VisionError as exc:
-                if self.closing and isinstance(exc, ClientClosedError):
-                    await _callers_cancellation_first()
-                counters.failures[type(exc).__name__] += 1
+                await self._failed(exc)
                 raise
             except BaseException as exc:
                 if task in cancelled and _is_cancellation(exc) and task.uncancel() == 0:
@@ -136,9 +142,7 @@ class Lifecycle:
                     counters.successes += 1
                     return response
             except VisionError as exc:
-                if self.closing and isinstance(exc, ClientClosedError):
-                    await _callers_cancellation_first()
-                counters.failures[type(exc).__name__] += 1
+                await self._failed(exc)
                 raise
             finally:
                 counters.in_flight -= 1
@@ -148,15 +152,6 @@ class Lifecycle:
             raise closed_in_flight(call.operation)
 
         return scoped
-
-
-async def _callers_cancellation_first() -> None:
-    """A call the shutdown ended whose caller cancelled it too ends as the caller's cancellation.
-
-    (Under trio the closed socket can wake the call before the cancellation does.) Called
-    outside the call's own cancel scope, so only the caller's can raise here.
-    """
-    await anyio.lowlevel.checkpoint_if_cancelled()
 
 
 def _asyncio_task() -> Any:
