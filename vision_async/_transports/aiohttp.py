@@ -21,65 +21,25 @@ import aiohttp.streams
 import anyio
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from .._errors import APIConnectionError, APITimeoutError, ClientClosedError, ConfigurationError, VisionError
+from .._errors import ClientClosedError, ConfigurationError
 from .base import (
     ERROR_BODY_CAP,
     OutgoingRequest,
     RawResponse,
     ResponseHeaders,
     TransportStats,
-    describe,
     reveal,
     send_failure,
     too_large,
 )
+from .foreign import aiohttp_errors, translate_aiohttp_exception
 
 __all__ = ["AIOHTTP_ERRORS", "AiohttpTransport", "translate_aiohttp_exception"]
 
 logger = logging.getLogger("vision_async.transport")
 
-# Every exception class aiohttp exports, by name, mapped (first match wins; tests enumerate
-# aiohttp's own list against this table). Names a given aiohttp version lacks are skipped.
-_TABLE: tuple[tuple[str, type[VisionError]], ...] = (
-    ("ServerTimeoutError", APITimeoutError),  # incl. ConnectionTimeoutError, SocketTimeoutError
-    ("ClientPayloadError", APIConnectionError),  # a body cut short or malformed
-    ("ClientConnectionError", APIConnectionError),  # connector, DNS, OS, SSL, disconnect, reset
-    ("ClientResponseError", APIConnectionError),  # content type, redirects, proxy, handshake
-    ("InvalidURL", APIConnectionError),
-    ("NonHttpUrlClientError", APIConnectionError),
-    ("RedirectClientError", APIConnectionError),
-    ("UploadAbortedError", APIConnectionError),
-    ("ClientError", APIConnectionError),
-    ("EofStream", APIConnectionError),
-    ("WebSocketError", APIConnectionError),
-    ("WSMessageTypeError", APIConnectionError),
-    ("BadContentDispositionHeader", APIConnectionError),
-    ("BadContentDispositionParam", APIConnectionError),
-)
-_MODULES = (aiohttp, aiohttp.client_exceptions, aiohttp.streams)
-
-
-def _lookup(name: str) -> type[BaseException] | None:
-    for module in _MODULES:
-        found = getattr(module, name, None)
-        if isinstance(found, type) and issubclass(found, BaseException):
-            return found
-    return None
-
-
-AIOHTTP_ERRORS: tuple[tuple[type[BaseException], type[VisionError]], ...] = tuple(
-    (cls, mapped) for name, mapped in _TABLE if (cls := _lookup(name)) is not None
-)
-
-
-def translate_aiohttp_exception(exc: BaseException, *, what: str) -> VisionError | None:
-    """The vision_async exception for an aiohttp one (``None``: not aiohttp's)."""
-    for cls, mapped in AIOHTTP_ERRORS:
-        if isinstance(exc, cls):
-            detail = describe(exc)
-            return mapped(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
-    return None
-
+#: aiohttp's exception classes and what each becomes (the table lives in .foreign, with the others).
+AIOHTTP_ERRORS = aiohttp_errors()
 
 # Set by the connector on every connection hand-out, read by the request that got it.
 _reused: contextvars.ContextVar[bool] = contextvars.ContextVar("vision_async_aiohttp_reused", default=False)

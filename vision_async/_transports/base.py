@@ -13,14 +13,13 @@ Transports:
   ``httpx.MockTransport``, respx, the in-process emulator).
 - :class:`~vision_async._transports.aiohttp.AiohttpTransport`: the ``speed`` extra (asyncio only).
 
-:func:`translate_exception` is the one place where foreign exceptions (httpx, httpcore, h11,
+:func:`~.foreign.translate_exception` is the one place where foreign exceptions (httpx, httpcore, h11,
 aiohttp, anyio, OSError) become vision_async exceptions; every transport raises its result with
 ``raise ... from exc`` after :func:`scrub_traceback` has cleared the foreign frames' locals.
 """
 
 from __future__ import annotations
 
-import sys
 import traceback
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -35,13 +34,12 @@ if TYPE_CHECKING:  # httpx and ssl are imported only by the code that uses them:
     import httpx
 
 from .._errors import (
-    APIConnectionError,
     APITimeoutError,
     ClientClosedError,
     ResponseTooLargeError,
-    ResponseValidationError,
     VisionError,
 )
+from .foreign import describe, translate_exception
 
 __all__ = [
     "ERROR_BODY_CAP",
@@ -190,93 +188,7 @@ def default_transport(
 DEFAULT_KEEPALIVE_EXPIRY = 5.0
 
 
-# -- the one boundary where foreign exceptions are translated ---------------------------------
-
-# Checked in order; the first base class that matches wins. Every exception class that httpx,
-# httpcore, h11 and aiohttp export is covered (tests/test_transport.py enumerates them).
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    # anyio streams and the OS (ssl.SSLError is an OSError)
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-    anyio.IncompleteRead,
-    OSError,
-)
-
-
-def _httpx_class(exc: BaseException) -> type[VisionError] | None:
-    """httpx's classes, looked up only when httpx is loaded (else none of its exceptions exists)."""
-    httpx = sys.modules.get("httpx")
-    if httpx is None:
-        return None
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError
-    if isinstance(exc, httpx.DecodingError):
-        return ResponseValidationError
-    # transport, protocol and stream errors, and a URL it cannot send to
-    if isinstance(exc, httpx.HTTPError | httpx.InvalidURL | httpx.CookieConflict | httpx.StreamError):
-        return APIConnectionError
-    return None
-
-
-def _httpcore_h11_class(exc: BaseException) -> type[VisionError] | None:
-    """httpcore's and h11's classes (imported only once one of them raised: httpcore pulls in
-    trio when it is installed, which would double the import time of vision_async)."""
-    import h11
-    import httpcore
-
-    if isinstance(exc, httpcore.TimeoutException):
-        return APITimeoutError
-    if isinstance(
-        exc,
-        httpcore.NetworkError
-        | httpcore.ProtocolError
-        | httpcore.ProxyError
-        | httpcore.UnsupportedProtocol
-        | httpcore.ConnectionNotAvailable
-        | h11.ProtocolError,
-    ):
-        return APIConnectionError
-    return None
-
-
-def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
-    """The vision_async exception for a foreign one raised while sending, or ``None``.
-
-    ``None`` means "not a networking failure": the original exception propagates untouched
-    (a bug in a user's transport should not be disguised as a connection error).
-    """
-    if isinstance(exc, VisionError):
-        return exc
-    if type(exc).__module__.startswith("aiohttp"):
-        from .aiohttp import translate_aiohttp_exception  # aiohttp is loaded: it raised this
-
-        return translate_aiohttp_exception(exc, what=what)
-    if type(exc).__module__.startswith(("httpcore", "h11")):
-        cls = _httpcore_h11_class(exc)
-        if cls is APITimeoutError:
-            return APITimeoutError(f"{what}: timed out ({type(exc).__name__})")
-        if cls is None:
-            return None
-        detail = describe(exc)
-        return APIConnectionError(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
-    cls = _httpx_class(exc)
-    if cls is APITimeoutError or isinstance(exc, TimeoutError):
-        return APITimeoutError(f"{what}: timed out ({type(exc).__name__})")
-    if cls is ResponseValidationError:
-        return ResponseValidationError(f"{what}: the response body could not be decoded ({exc})")
-    if cls is APIConnectionError or isinstance(exc, _CONNECTION_ERRORS):
-        detail = describe(exc)
-        return APIConnectionError(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
-    return None
-
-
-def describe(exc: BaseException) -> str:
-    """``str(exc)``, or "" when the foreign exception cannot even print itself."""
-    try:
-        return str(exc)
-    except Exception:
-        return ""
+# -- the one boundary (what is foreign is recognised in .foreign) --------------------------------
 
 
 def scrub_traceback(exc: BaseException) -> None:

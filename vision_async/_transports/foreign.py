@@ -1,0 +1,149 @@
+"""The one place where foreign exceptions (httpx, httpcore, h11, aiohttp, anyio, OSError) are
+recognised and given their vision_async class.
+
+Nothing here imports a networking library at module level: each library's classes are looked up
+only once that library is loaded (an exception of it cannot exist before). Every transport and the
+pool use :func:`translate_exception`; :mod:`.base` wraps it into the one send boundary.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import anyio
+
+from .._errors import APIConnectionError, APITimeoutError, ResponseValidationError, VisionError
+
+__all__ = ["aiohttp_errors", "describe", "translate_aiohttp_exception", "translate_exception"]
+
+# Checked in order; the first base class that matches wins. Every exception class that httpx,
+# httpcore, h11 and aiohttp export is covered (tests/test_transport.py enumerates them).
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    # anyio streams and the OS (ssl.SSLError is an OSError)
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    OSError,
+)
+
+
+def _httpx_class(exc: BaseException) -> type[VisionError] | None:
+    """httpx's classes, looked up only when httpx is loaded (else none of its exceptions exists)."""
+    httpx = sys.modules.get("httpx")
+    if httpx is None:
+        return None
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError
+    if isinstance(exc, httpx.DecodingError):
+        return ResponseValidationError
+    # transport, protocol and stream errors, and a URL it cannot send to
+    if isinstance(exc, httpx.HTTPError | httpx.InvalidURL | httpx.CookieConflict | httpx.StreamError):
+        return APIConnectionError
+    return None
+
+
+def _httpcore_h11_class(exc: BaseException) -> type[VisionError] | None:
+    """httpcore's and h11's classes (imported only once one of them raised: httpcore pulls in
+    trio when it is installed, which would double the import time of vision_async)."""
+    import h11
+    import httpcore
+
+    if isinstance(exc, httpcore.TimeoutException):
+        return APITimeoutError
+    if isinstance(
+        exc,
+        httpcore.NetworkError
+        | httpcore.ProtocolError
+        | httpcore.ProxyError
+        | httpcore.UnsupportedProtocol
+        | httpcore.ConnectionNotAvailable
+        | h11.ProtocolError,
+    ):
+        return APIConnectionError
+    return None
+
+
+def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
+    """The vision_async exception for a foreign one raised while sending, or ``None``.
+
+    ``None`` means "not a networking failure": the original exception propagates untouched
+    (a bug in a user's transport should not be disguised as a connection error).
+    """
+    if isinstance(exc, VisionError):
+        return exc
+    if type(exc).__module__.startswith("aiohttp"):
+        return translate_aiohttp_exception(exc, what=what)
+    if type(exc).__module__.startswith(("httpcore", "h11")):
+        cls = _httpcore_h11_class(exc)
+        if cls is APITimeoutError:
+            return APITimeoutError(f"{what}: timed out ({type(exc).__name__})")
+        if cls is None:
+            return None
+        detail = describe(exc)
+        return APIConnectionError(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
+    cls = _httpx_class(exc)
+    if cls is APITimeoutError or isinstance(exc, TimeoutError):
+        return APITimeoutError(f"{what}: timed out ({type(exc).__name__})")
+    if cls is ResponseValidationError:
+        return ResponseValidationError(f"{what}: the response body could not be decoded ({exc})")
+    if cls is APIConnectionError or isinstance(exc, _CONNECTION_ERRORS):
+        detail = describe(exc)
+        return APIConnectionError(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """``str(exc)``, or "" when the foreign exception cannot even print itself."""
+    try:
+        return str(exc)
+    except Exception:
+        return ""
+
+
+# Every exception class aiohttp exports, by name, mapped (first match wins; tests enumerate
+# aiohttp's own list against this table). Names a given aiohttp version lacks are skipped.
+_TABLE: tuple[tuple[str, type[VisionError]], ...] = (
+    ("ServerTimeoutError", APITimeoutError),  # incl. ConnectionTimeoutError, SocketTimeoutError
+    ("ClientPayloadError", APIConnectionError),  # a body cut short or malformed
+    ("ClientConnectionError", APIConnectionError),  # connector, DNS, OS, SSL, disconnect, reset
+    ("ClientResponseError", APIConnectionError),  # content type, redirects, proxy, handshake
+    ("InvalidURL", APIConnectionError),
+    ("NonHttpUrlClientError", APIConnectionError),
+    ("RedirectClientError", APIConnectionError),
+    ("UploadAbortedError", APIConnectionError),
+    ("ClientError", APIConnectionError),
+    ("EofStream", APIConnectionError),
+    ("WebSocketError", APIConnectionError),
+    ("WSMessageTypeError", APIConnectionError),
+    ("BadContentDispositionHeader", APIConnectionError),
+    ("BadContentDispositionParam", APIConnectionError),
+)
+
+
+def _lookup(name: str) -> type[BaseException] | None:
+    import aiohttp  # loaded already: only the aiohttp transport, or an aiohttp exception, gets here
+    import aiohttp.client_exceptions
+    import aiohttp.streams
+
+    for module in (aiohttp, aiohttp.client_exceptions, aiohttp.streams):
+        found = getattr(module, name, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            return found
+    return None
+
+
+@functools.cache
+def aiohttp_errors() -> tuple[tuple[type[BaseException], type[VisionError]], ...]:
+    """aiohttp's exception classes with their vision_async class, in the table's order."""
+    return tuple((cls, mapped) for name, mapped in _TABLE if (cls := _lookup(name)) is not None)
+
+
+def translate_aiohttp_exception(exc: BaseException, *, what: str) -> VisionError | None:
+    """The vision_async exception for an aiohttp one (``None``: not aiohttp's)."""
+    for cls, mapped in aiohttp_errors():
+        if isinstance(exc, cls):
+            detail = describe(exc)
+            return mapped(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
+    return None
