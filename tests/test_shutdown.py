@@ -176,3 +176,22 @@ async def test_aclose_and_the_callers_own_cancellation_together_stay_a_cancellat
         await client.aclose()
     assert outcome == ["cancelled"]
     assert client.stats().in_flight == 0
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # asyncio's own timeouts; trio's scopes are covered above
+async def test_asyncio_native_timeouts_still_work(hanging_server: HangingServer, anyio_backend: str) -> None:
+    """asyncio.timeout and asyncio.wait_for around a call behave as usual: the call's task is
+    cancelled by them, not by the client, so it ends in their TimeoutError."""
+    import asyncio
+
+    client = VisionClient(f"http://127.0.0.1:{hanging_server.port}", "key")
+    async with client:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await client.tag(URL)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(client.tag(URL), 0.05)
+        task = asyncio.current_task()
+        assert task is not None and task.cancelling() == 0
+        assert client.stats().in_flight == 0
+        assert dict(client.stats().failures) == {}
