@@ -3,7 +3,8 @@
 ::
 
     vision-async batch INPUT... -o results.jsonl [--operation analyze] [--features ...]
-                       [--concurrency 32] [--rate 20] [--shard I/N] [--no-retry-failed]
+                       [--concurrency 32] [--rate 20] [--breaker-wait 300] [--shard I/N]
+                       [--no-retry-failed]
 
 INPUT is a folder (searched recursively for image files), a file of paths or URLs one per line
 (blank lines and ``#`` comments skipped), an image file, an http(s) URL, or ``-`` for stdin.
@@ -54,7 +55,7 @@ from ._cli_progress import Progress, Tally, duration, make_progress
 from ._client import VisionClient
 from ._errors import VisionError
 from ._resilience.rate_limit import RateLimit
-from .batch import DEFAULT_CONCURRENCY, OPERATIONS, _reraise
+from .batch import DEFAULT_BREAKER_WAIT, DEFAULT_CONCURRENCY, OPERATIONS, _reraise
 
 __all__ = ["add_parser", "run"]
 
@@ -96,6 +97,13 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {value!r}")
+    return number
+
+
 def _option(value: str) -> tuple[str, Any]:
     name, sep, text = value.partition("=")
     if not sep or not name.strip():
@@ -132,6 +140,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--thumbnail-dir", type=Path, default=None, help="write thumbnails here (default: base64 in JSON)")
     p.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, help="calls in flight (32)")
     p.add_argument("--rate", type=_positive_float, default=None, help="requests per second, at most (client-side)")
+    p.add_argument(
+        "--breaker-wait",
+        type=_seconds,
+        default=DEFAULT_BREAKER_WAIT,
+        metavar="SECONDS",
+        help="how long an input may wait in all for an open circuit breaker before it fails (300; 0: at once)",
+    )
     p.add_argument(
         "--redis",
         default=None,
@@ -327,7 +342,13 @@ class _Run:
                 tg.start_soon(self.tick, progress)
                 with self.batch_scope:
                     options = operation_options(args)
-                    batch = self.client.batch(inputs, args.operation, concurrency=args.concurrency, **options)
+                    batch = self.client.batch(
+                        inputs,
+                        args.operation,
+                        concurrency=args.concurrency,
+                        breaker_wait=args.breaker_wait,
+                        **options,
+                    )
                     async with batch as outcomes:
                         async for item in outcomes:
                             if item.ok:

@@ -21,7 +21,11 @@ How it works, and what it promises:
   exception, and cancellation, propagate out of the ``async with`` block (a lone exception is
   raised as itself, not wrapped in an ``ExceptionGroup``).
 - The batch adds no flow control of its own: the client's rate limit, 429 cool-down, retry
-  budget, breaker and concurrency limit apply to every call, as they do outside a batch.
+  budget, breaker and concurrency limit apply to every call, as they do outside a batch. One
+  thing it does: an input refused by an open circuit breaker waits for the breaker to let calls
+  through again and is tried again, for up to ``breaker_wait`` seconds in all (then it ends with
+  :class:`~vision_async.CircuitOpenError`). An outage pauses the batch instead of failing every
+  remaining input in a moment; with at most ``concurrency`` inputs pulled, nothing piles up.
 """
 
 from __future__ import annotations
@@ -39,18 +43,22 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._core.call import attempt_counter
-from ._errors import InvalidInputError, VisionError
+from ._errors import CircuitOpenError, InvalidInputError, VisionError
 
 if TYPE_CHECKING:
     from ._core.host import ClientHost
     from ._core.images import ImageInput
 
-__all__ = ["DEFAULT_CONCURRENCY", "OPERATIONS", "Batch", "BatchItem", "BatchOutcomes"]
+__all__ = ["DEFAULT_BREAKER_WAIT", "DEFAULT_CONCURRENCY", "OPERATIONS", "Batch", "BatchItem", "BatchOutcomes"]
 
 logger = logging.getLogger("vision_async.batch")
 
 #: Calls a batch keeps in flight unless told otherwise.
 DEFAULT_CONCURRENCY = 32
+#: Seconds an input may wait in all for an open circuit breaker before it ends with CircuitOpenError.
+DEFAULT_BREAKER_WAIT = 300.0
+#: While a half-open breaker's probe is out (no time to wait for is known), how often to ask again.
+PROBE_POLL = 0.5
 
 #: The operations a batch can run, by the name of the client method (``v4.`` for Image Analysis 4.0).
 OPERATIONS = (
@@ -129,6 +137,11 @@ def _split(entry: object) -> tuple[Any, Any]:
     if isinstance(entry, os.PathLike):
         return os.fsdecode(entry), entry
     return None, entry
+
+
+def _replayable(image: object) -> bool:
+    """An image that can be sent again (a file object may have been read by the refused call)."""
+    return isinstance(image, str | bytes | bytearray | memoryview | os.PathLike)
 
 
 def _check_inputs(inputs: object) -> None:
@@ -239,10 +252,13 @@ class Batch:
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         ordered: bool = False,
+        breaker_wait: float = DEFAULT_BREAKER_WAIT,
         options: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if isinstance(breaker_wait, bool) or not isinstance(breaker_wait, int | float) or not breaker_wait >= 0:
+            raise InvalidInputError(f"breaker_wait must be a number of seconds >= 0, got {breaker_wait!r}")
         if not isinstance(ordered, bool):
             raise InvalidInputError(f"ordered must be a bool, got {ordered!r}")
         _check_inputs(inputs)
@@ -251,7 +267,9 @@ class Batch:
         self.operation = operation
         self.concurrency = concurrency
         self.ordered = ordered
+        self.breaker_wait = float(breaker_wait)
         self._call = bind_operation(client, operation, dict(options or {}))
+        self._sleep: Callable[[float], Awaitable[object]] = getattr(client, "_sleep", None) or anyio.sleep
         self._task_group: TaskGroup | None = None
         self._outcomes: BatchOutcomes | None = None
         self._entered = False
@@ -322,7 +340,7 @@ class Batch:
             result: Any = None
             error: VisionError | None = None
             try:
-                result = await self._call(image)
+                result = await self._call_past_the_breaker(index, image)
             except VisionError as exc:
                 error = exc
                 logger.debug("batch %s: input %d failed: %s", self.operation, index, type(exc).__name__)
@@ -335,6 +353,20 @@ class Batch:
                 elapsed=anyio.current_time() - start,
             )
             await send.send(item)
+
+    async def _call_past_the_breaker(self, index: int, image: Any) -> Any:
+        """The call; while an open breaker refuses it, wait as the breaker says and try again."""
+        waited = 0.0
+        while True:
+            try:
+                return await self._call(image)
+            except CircuitOpenError as exc:
+                wait = exc.retry_after if exc.retry_after > 0 else PROBE_POLL
+                if waited + wait > self.breaker_wait or not _replayable(image):
+                    raise
+                logger.debug("batch %s: input %d waits %.3fs for the circuit breaker", self.operation, index, wait)
+                await self._sleep(wait)
+                waited += wait
 
 
 def _reraise(exc: BaseException) -> NoReturn:

@@ -144,6 +144,10 @@ class Router:
                 if call.lane is None and len(refused) + 1 < len(self.lanes):
                     refused.append(lane)
                     continue
+                # Refused everywhere: nothing was sent, so this was no attempt.
+                call.attempts -= 1
+                if counter is not None:
+                    counter[0] -= 1
                 call.avoid = lane
                 exc.resource = lane.root
                 raise
