@@ -10,10 +10,12 @@ import pytest
 from vision_async import (
     BreakerPolicy,
     BreakerState,
+    CircuitOpenError,
     ConfigurationError,
     RateLimit,
     Resource,
     RetryPolicy,
+    ServiceUnavailableError,
     VisionClient,
 )
 from vision_async.emulator import Emulator, EmulatorTransport
@@ -233,3 +235,21 @@ async def test_with_one_emulator_in_an_outage_every_call_succeeds_on_the_other()
         assert await run_calls(client, 100, IMAGE) == 100
     assert b.stats.answered[("tag", 200)] == 100
     assert a.stats.answered[("tag", 503)] <= 10  # the breaker shut A off after a few
+
+
+async def test_refused_by_every_breaker_the_wait_is_the_soonest_reopening() -> None:
+    """Both resources' breakers open, A's closer to its probe than B's: a call refused by both says
+    to wait for A (the soonest), not for whichever refused it last."""
+    vc = VirtualClock()
+    transport = Hosts(vc, down={"a.cognitiveservices.azure.com", "b.cognitiveservices.azure.com"})
+    breaker = BreakerPolicy(fail_max=1, reset_timeout=30.0)
+    async with vc.running(), two_resources(vc, transport, retry=None, breaker=breaker) as client:
+        with pytest.raises(ServiceUnavailableError):  # the first resource answers 503: its breaker opens
+            await client.tag(URL)
+        await vc.sleep(20.0)
+        with pytest.raises(ServiceUnavailableError):  # the other one answers 503, 20 s later
+            await client.tag(URL)
+        assert [r.breaker_state for r in client.stats().resources] == [BreakerState.OPEN, BreakerState.OPEN]
+        with pytest.raises(CircuitOpenError) as refused:
+            await client.tag(URL)
+    assert refused.value.retry_after == pytest.approx(10.0, abs=0.5)  # the first to open reopens in ~10 s

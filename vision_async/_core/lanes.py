@@ -144,10 +144,14 @@ class Router:
                 if call.lane is None and len(refused) + 1 < len(self.lanes):
                     refused.append(lane)
                     continue
-                # Refused everywhere: nothing was sent, so this was no attempt.
+                # Refused everywhere: nothing was sent, so this was no attempt; the wait to report is
+                # the soonest any of the refusing resources lets a request through.
                 call.attempts -= 1
                 if counter is not None:
                     counter[0] -= 1
+                for other in refused:
+                    if other.breaker is not None:
+                        exc.retry_after = min(exc.retry_after, other.breaker.open_remaining())
                 call.avoid = lane
                 exc.resource = lane.root
                 raise
