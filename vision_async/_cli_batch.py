@@ -3,7 +3,7 @@
 ::
 
     vision-async batch INPUT... -o results.jsonl [--operation analyze] [--features ...]
-                       [--concurrency 32] [--rate 20] [--breaker-wait 300] [--shard I/N]
+                       [--concurrency 32] [--rate 20] [--patience 300] [--shard I/N]
                        [--no-retry-failed]
 
 INPUT is a folder (searched recursively for image files), a file of paths or URLs one per line
@@ -55,7 +55,7 @@ from ._cli_progress import Progress, Tally, duration, make_progress
 from ._client import VisionClient
 from ._errors import VisionError
 from ._resilience.rate_limit import RateLimit
-from .batch import DEFAULT_BREAKER_WAIT, DEFAULT_CONCURRENCY, OPERATIONS, _reraise
+from .batch import DEFAULT_CONCURRENCY, DEFAULT_PATIENCE, OPERATIONS, _reraise
 
 __all__ = ["add_parser", "run"]
 
@@ -141,11 +141,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, help="calls in flight (32)")
     p.add_argument("--rate", type=_positive_float, default=None, help="requests per second, at most (client-side)")
     p.add_argument(
-        "--breaker-wait",
+        "--patience",
         type=_seconds,
-        default=DEFAULT_BREAKER_WAIT,
+        default=DEFAULT_PATIENCE,
         metavar="SECONDS",
-        help="how long an input may wait in all for an open circuit breaker before it fails (300; 0: at once)",
+        help="how long an input may wait in all while throttled or refused by an open breaker (300; 0: fail at once)",
     )
     p.add_argument(
         "--redis",
@@ -346,7 +346,7 @@ class _Run:
                         inputs,
                         args.operation,
                         concurrency=args.concurrency,
-                        breaker_wait=args.breaker_wait,
+                        patience=args.patience,
                         **options,
                     )
                     async with batch as outcomes:

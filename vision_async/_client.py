@@ -55,9 +55,9 @@ _DEFAULT_LIMITS = ImageLimits()
 _DEFAULT_RESPONSE_LIMITS = ResponseLimits()
 #: Images in flight at once in ``client.batch`` unless told otherwise.
 DEFAULT_BATCH_CONCURRENCY = 32
-#: Seconds an input of ``client.batch`` may wait in all for an open circuit breaker (batch.py's
-#: DEFAULT_BREAKER_WAIT, repeated here so that this module does not import the batch machinery).
-DEFAULT_BATCH_BREAKER_WAIT = 300.0
+#: Seconds an input of ``client.batch`` may wait in all while turned away (429s, an open breaker);
+#: batch.py's DEFAULT_PATIENCE, repeated here so that this module does not import the batch machinery.
+DEFAULT_BATCH_PATIENCE = 300.0
 
 
 class VisionClient(V32Operations):
@@ -329,16 +329,17 @@ class VisionClient(V32Operations):
         *,
         concurrency: int = DEFAULT_BATCH_CONCURRENCY,
         ordered: bool = False,
-        breaker_wait: float = DEFAULT_BATCH_BREAKER_WAIT,
+        patience: float = DEFAULT_BATCH_PATIENCE,
         **options: Any,
     ) -> Batch:
         """Run ``operation`` on every input; ``async with client.batch(...) as outcomes: async for item in outcomes``.
 
         ``inputs`` (any iterable or async iterable of images or ``(key, image)`` pairs) are pulled
         lazily; ``options`` are the operation's keyword arguments, validated once before anything
-        is sent. Exactly one :class:`BatchItem` comes out per input. An input an open circuit
-        breaker refuses waits for it and is tried again, for up to ``breaker_wait`` seconds in all
-        (``0``: it ends with :class:`CircuitOpenError` at once).
+        is sent. Exactly one :class:`BatchItem` comes out per input. An input turned away for now
+        (throttled past its retries, or refused by an open circuit breaker) waits as it was told
+        and is run again, for up to ``patience`` seconds of waiting in all (``0``: it ends with
+        that error at once).
         """
         from .batch import Batch
 
@@ -348,6 +349,6 @@ class VisionClient(V32Operations):
             operation,
             concurrency=concurrency,
             ordered=ordered,
-            breaker_wait=breaker_wait,
+            patience=patience,
             options=options,
         )

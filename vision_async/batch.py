@@ -21,11 +21,13 @@ How it works, and what it promises:
   exception, and cancellation, propagate out of the ``async with`` block (a lone exception is
   raised as itself, not wrapped in an ``ExceptionGroup``).
 - The batch adds no flow control of its own: the client's rate limit, 429 cool-down, retry
-  budget, breaker and concurrency limit apply to every call, as they do outside a batch. One
-  thing it does: an input refused by an open circuit breaker waits for the breaker to let calls
-  through again and is tried again, for up to ``breaker_wait`` seconds in all (then it ends with
-  :class:`~vision_async.CircuitOpenError`). An outage pauses the batch instead of failing every
-  remaining input in a moment; with at most ``concurrency`` inputs pulled, nothing piles up.
+  budget, breaker and concurrency limit apply to every call, as they do outside a batch. What
+  the batch adds is patience: an input turned away for now (its call ended throttled, with 429s
+  its retries could not get past, or refused by an open circuit breaker, or by the client's rate
+  limit or cool-down for want of time) waits as long as it was told and is run again, for up to
+  ``patience`` seconds of waiting in all; then it ends with that error. An outage or a quota
+  storm pauses the batch instead of failing inputs; with at most ``concurrency`` inputs pulled,
+  nothing piles up.
 """
 
 from __future__ import annotations
@@ -43,22 +45,27 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._core.call import attempt_counter
-from ._errors import CircuitOpenError, InvalidInputError, VisionError
+from ._errors import CircuitOpenError, InvalidInputError, RateLimitError, VisionError
+from ._resilience.cooldown import CooldownTimeout
+from ._resilience.rate_limit import RateLimitTimeout
 
 if TYPE_CHECKING:
     from ._core.host import ClientHost
     from ._core.images import ImageInput
 
-__all__ = ["DEFAULT_BREAKER_WAIT", "DEFAULT_CONCURRENCY", "OPERATIONS", "Batch", "BatchItem", "BatchOutcomes"]
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_PATIENCE", "OPERATIONS", "Batch", "BatchItem", "BatchOutcomes"]
 
 logger = logging.getLogger("vision_async.batch")
 
 #: Calls a batch keeps in flight unless told otherwise.
 DEFAULT_CONCURRENCY = 32
-#: Seconds an input may wait in all for an open circuit breaker before it ends with CircuitOpenError.
-DEFAULT_BREAKER_WAIT = 300.0
+#: Seconds an input may wait in all, turned away for now (429s, an open breaker), before it ends
+#: with the error that turned it away.
+DEFAULT_PATIENCE = 300.0
 #: While a half-open breaker's probe is out (no time to wait for is known), how often to ask again.
 PROBE_POLL = 0.5
+#: How long to wait after a throttled call that named no wait of its own.
+THROTTLE_WAIT = 1.0
 
 #: The operations a batch can run, by the name of the client method (``v4.`` for Image Analysis 4.0).
 OPERATIONS = (
@@ -137,6 +144,21 @@ def _split(entry: object) -> tuple[Any, Any]:
     if isinstance(entry, os.PathLike):
         return os.fsdecode(entry), entry
     return None, entry
+
+
+def turned_away_for(exc: VisionError) -> float | None:
+    """Seconds to wait before running a call again that ended with ``exc``, when ``exc`` means
+    "not now" (throttled, or refused by an open breaker, the rate limit or the cool-down); None
+    for any other error."""
+    if isinstance(exc, CircuitOpenError):
+        return exc.retry_after if exc.retry_after > 0 else PROBE_POLL
+    if isinstance(exc, RateLimitError):
+        return exc.retry_after if exc.retry_after is not None and exc.retry_after > 0 else THROTTLE_WAIT
+    if isinstance(exc, RateLimitTimeout):
+        return max(exc.wait, PROBE_POLL)
+    if isinstance(exc, CooldownTimeout):
+        return THROTTLE_WAIT
+    return None
 
 
 def _replayable(image: object) -> bool:
@@ -252,13 +274,13 @@ class Batch:
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         ordered: bool = False,
-        breaker_wait: float = DEFAULT_BREAKER_WAIT,
+        patience: float = DEFAULT_PATIENCE,
         options: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
-        if isinstance(breaker_wait, bool) or not isinstance(breaker_wait, int | float) or not breaker_wait >= 0:
-            raise InvalidInputError(f"breaker_wait must be a number of seconds >= 0, got {breaker_wait!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int | float) or not patience >= 0:
+            raise InvalidInputError(f"patience must be a number of seconds >= 0, got {patience!r}")
         if not isinstance(ordered, bool):
             raise InvalidInputError(f"ordered must be a bool, got {ordered!r}")
         _check_inputs(inputs)
@@ -267,7 +289,7 @@ class Batch:
         self.operation = operation
         self.concurrency = concurrency
         self.ordered = ordered
-        self.breaker_wait = float(breaker_wait)
+        self.patience = float(patience)
         self._call = bind_operation(client, operation, dict(options or {}))
         self._sleep: Callable[[float], Awaitable[object]] = getattr(client, "_sleep", None) or anyio.sleep
         self._task_group: TaskGroup | None = None
@@ -340,7 +362,7 @@ class Batch:
             result: Any = None
             error: VisionError | None = None
             try:
-                result = await self._call_past_the_breaker(index, image)
+                result = await self._call_patiently(index, image)
             except VisionError as exc:
                 error = exc
                 logger.debug("batch %s: input %d failed: %s", self.operation, index, type(exc).__name__)
@@ -354,17 +376,23 @@ class Batch:
             )
             await send.send(item)
 
-    async def _call_past_the_breaker(self, index: int, image: Any) -> Any:
-        """The call; while an open breaker refuses it, wait as the breaker says and try again."""
+    async def _call_patiently(self, index: int, image: Any) -> Any:
+        """The call; while it is turned away for now, wait as it was told and run it again."""
         waited = 0.0
         while True:
             try:
                 return await self._call(image)
-            except CircuitOpenError as exc:
-                wait = exc.retry_after if exc.retry_after > 0 else PROBE_POLL
-                if waited + wait > self.breaker_wait or not _replayable(image):
+            except VisionError as exc:
+                wait = turned_away_for(exc)
+                if wait is None or waited + wait > self.patience or not _replayable(image):
                     raise
-                logger.debug("batch %s: input %d waits %.3fs for the circuit breaker", self.operation, index, wait)
+                logger.debug(
+                    "batch %s: input %d turned away (%s); running it again in %.3fs",
+                    self.operation,
+                    index,
+                    type(exc).__name__,
+                    wait,
+                )
                 await self._sleep(wait)
                 waited += wait
 

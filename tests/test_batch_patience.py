@@ -1,5 +1,6 @@
-"""client.batch and an open circuit breaker: an outage pauses the batch instead of failing every
-remaining input in a moment; an input waits at most ``breaker_wait`` seconds in all. Virtual time."""
+"""client.batch's patience: an input turned away for now (throttled past its retries, refused by an
+open circuit breaker) waits as it was told and runs again, for at most ``patience`` seconds of
+waiting in all. An outage or a quota storm pauses the batch instead of failing inputs. Virtual time."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from vision_async import (
     BreakerPolicy,
     CircuitOpenError,
     InvalidInputError,
+    RateLimitError,
+    RetryPolicy,
     ServiceUnavailableError,
     VisionClient,
     _cli_batch,
     cli,
 )
-from vision_async.batch import DEFAULT_BREAKER_WAIT, Batch
+from vision_async.batch import DEFAULT_PATIENCE, Batch, turned_away_for
 from vision_async.testing import VirtualClock, json_response
 
 from .conftest import png_bytes
@@ -65,7 +68,7 @@ async def run(client: VisionClient, inputs: list[Any], **options: Any) -> list[A
 URLS = [f"https://example.com/{i}.jpg" for i in range(20)]
 
 
-async def test_an_outage_shorter_than_breaker_wait_pauses_the_batch() -> None:
+async def test_an_outage_shorter_than_patience_pauses_the_batch() -> None:
     """The breaker opens after two 503s; the other inputs wait for it instead of failing, and
     succeed once the service is back: only the two that really got a 503 failed."""
     vc = VirtualClock()
@@ -82,24 +85,24 @@ async def test_an_outage_shorter_than_breaker_wait_pauses_the_batch() -> None:
     assert all(item.attempts == 1 for item in items)  # a refusal by the breaker sends nothing
 
 
-async def test_breaker_wait_zero_keeps_the_fail_at_once_behaviour() -> None:
+async def test_patience_zero_keeps_the_fail_at_once_behaviour() -> None:
     vc = VirtualClock()
     transport = Outage(vc, until=vc.now + 20.0)
     async with vc.running(), client_for(vc, transport) as client:
         start = vc.now
-        items = await run(client, URLS, breaker_wait=0)
+        items = await run(client, URLS, patience=0)
     refused = [item for item in items if isinstance(item.error, CircuitOpenError)]
     assert len(refused) == 20 - len(transport.times) >= 10
     assert vc.now - start < 1.0  # refused at once, without waiting
 
 
-async def test_an_outage_longer_than_breaker_wait_ends_the_waiting_inputs_with_circuit_open() -> None:
-    """A service that stays down: every input ends, each waited at most breaker_wait for the breaker."""
+async def test_an_outage_longer_than_patience_ends_the_waiting_inputs_with_circuit_open() -> None:
+    """A service that stays down: every input ends, each waited at most patience for the breaker."""
     vc = VirtualClock()
     transport = Outage(vc, until=float("inf"))
     async with vc.running(), client_for(vc, transport) as client:
         start = vc.now
-        items = await run(client, URLS, breaker_wait=60.0)
+        items = await run(client, URLS, patience=60.0)
     assert len(items) == 20 and not any(item.ok for item in items)
     kinds = {type(item.error) for item in items}
     assert kinds == {ServiceUnavailableError, CircuitOpenError}
@@ -118,24 +121,90 @@ async def test_an_input_read_from_a_file_object_is_not_waited_for() -> None:
     vc = VirtualClock()
     transport = Outage(vc, until=float("inf"))
     async with vc.running(), client_for(vc, transport) as client:
-        await run(client, URLS[:2], breaker_wait=0)  # two 503s: the breaker is open now
+        await run(client, URLS[:2], patience=0)  # two 503s: the breaker is open now
         start = vc.now
         (item,) = await run(client, [io.BytesIO(png_bytes(64, 64))])
     assert isinstance(item.error, CircuitOpenError) and vc.now == start
 
 
 @pytest.mark.parametrize("value", [-1, "60", True, float("nan")])
-async def test_bad_breaker_wait_is_refused(value: Any) -> None:
+async def test_bad_patience_is_refused(value: Any) -> None:
     async with VisionClient("https://unit.example.com", "k", transport=httpx.MockTransport(lambda r: None)) as client:  # type: ignore[arg-type, return-value]
-        with pytest.raises(InvalidInputError, match="breaker_wait"):
-            Batch(client, URLS, "tag", breaker_wait=value)
+        with pytest.raises(InvalidInputError, match="patience"):
+            Batch(client, URLS, "tag", patience=value)
 
 
-def test_the_cli_takes_breaker_wait_and_refuses_a_negative_one(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_takes_patience_and_refuses_a_negative_one(capsys: pytest.CaptureFixture[str]) -> None:
     parser = cli.build_parser()
-    assert parser.parse_args(["batch", "x", "-o", "y"]).breaker_wait == DEFAULT_BREAKER_WAIT
-    assert parser.parse_args(["batch", "x", "-o", "y", "--breaker-wait", "0"]).breaker_wait == 0.0
+    assert parser.parse_args(["batch", "x", "-o", "y"]).patience == DEFAULT_PATIENCE
+    assert parser.parse_args(["batch", "x", "-o", "y", "--patience", "0"]).patience == 0.0
     with pytest.raises(SystemExit) as exit_info:
-        parser.parse_args(["batch", "x", "-o", "y", "--breaker-wait", "-5"])
+        parser.parse_args(["batch", "x", "-o", "y", "--patience", "-5"])
     assert exit_info.value.code == 2 and "seconds >= 0" in capsys.readouterr().err
-    assert VisionClient.batch.__kwdefaults__["breaker_wait"] == _cli_batch.DEFAULT_BREAKER_WAIT
+    assert VisionClient.batch.__kwdefaults__["patience"] == _cli_batch.DEFAULT_PATIENCE
+
+
+class Quota(httpx.AsyncBaseTransport):
+    """A quota storm: 429 (Retry-After: 2) for the first ``storm`` requests, then 200."""
+
+    def __init__(self, vc: VirtualClock, storm: int) -> None:
+        self.vc = vc
+        self.storm = storm
+        self.statuses: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.vc.sleep(0.05)
+        status = 429 if len(self.statuses) < self.storm else 200
+        self.statuses.append(status)
+        if status == 429:
+            return json_response(429, {"error": {"code": "429", "message": "slow down"}}, headers={"Retry-After": "2"})
+        return json_response(200, TAGS)
+
+
+def throttled_client(vc: VirtualClock, transport: httpx.AsyncBaseTransport) -> VisionClient:
+    return VisionClient(
+        "https://unit.example.com",
+        "k",
+        transport=transport,
+        clock=vc.clock,
+        sleep=vc.sleep,
+        retry=RetryPolicy(max_attempts=2, total_timeout=None, budget=None),
+        breaker=None,
+        adaptive=False,
+    )
+
+
+async def test_inputs_throttled_past_their_retries_run_again_and_none_fails() -> None:
+    """40 429s for 20 inputs with two attempts each: every call's retries end in 429 at first,
+    yet every input ends with its result, after waiting what the server asked."""
+    vc = VirtualClock()
+    transport = Quota(vc, storm=40)
+    async with vc.running(), throttled_client(vc, transport) as client:
+        items = await run(client, URLS)
+    assert [item.ok for item in items] == [True] * 20
+    assert transport.statuses.count(429) == 40 and transport.statuses.count(200) == 20
+    assert sum(item.attempts for item in items) == 60  # every request sent is counted, once
+
+
+async def test_patience_zero_lets_throttled_inputs_fail_as_before() -> None:
+    vc = VirtualClock()
+    transport = Quota(vc, storm=40)
+    async with vc.running(), throttled_client(vc, transport) as client:
+        items = await run(client, URLS, patience=0)
+    failed = [item for item in items if not item.ok]
+    assert failed and all(isinstance(item.error, RateLimitError) for item in failed)
+
+
+def test_only_not_now_errors_are_waited_for() -> None:
+    """Throttling and refusals are waited for (as long as they say); real failures are not."""
+    from vision_async import APITimeoutError, BadRequestError, CooldownTimeout, RateLimitTimeout
+
+    assert turned_away_for(CircuitOpenError("open", retry_after=12.5)) == 12.5
+    assert turned_away_for(CircuitOpenError("probe out", retry_after=0.0)) == 0.5
+    assert turned_away_for(RateLimitError(429, retry_after=3.0)) == 3.0
+    assert turned_away_for(RateLimitError(429)) == 1.0
+    assert turned_away_for(RateLimitTimeout("token", wait=7.0)) == 7.0
+    assert turned_away_for(CooldownTimeout("cool-down")) == 1.0
+    assert turned_away_for(ServiceUnavailableError(503, retry_after=5.0)) is None
+    assert turned_away_for(APITimeoutError("slow")) is None
+    assert turned_away_for(BadRequestError(400)) is None
