@@ -48,16 +48,15 @@ class Outage(httpx.AsyncBaseTransport):
         )
 
 
-def client_for(vc: VirtualClock, transport: httpx.AsyncBaseTransport) -> VisionClient:
-    return VisionClient(
-        "https://unit.example.com",
-        "k",
-        transport=transport,
-        clock=vc.clock,
-        sleep=vc.sleep,
-        retry=None,
-        breaker=BreakerPolicy(fail_max=2, reset_timeout=30.0),
+def client_for(vc: VirtualClock, transport: httpx.AsyncBaseTransport, *, throttling: bool = False) -> VisionClient:
+    """A client in virtual time: with a breaker that opens after two failures and no retries, or
+    (``throttling``) with no breaker and two attempts per call (no retry budget, no adaptive rate)."""
+    options: dict[str, Any] = (
+        {"retry": RetryPolicy(max_attempts=2, total_timeout=None, budget=None), "breaker": None, "adaptive": False}
+        if throttling
+        else {"retry": None, "breaker": BreakerPolicy(fail_max=2, reset_timeout=30.0)}
     )
+    return VisionClient("https://unit.example.com", "k", transport=transport, clock=vc.clock, sleep=vc.sleep, **options)
 
 
 async def run(client: VisionClient, inputs: list[Any], **options: Any) -> list[Any]:
@@ -161,25 +160,12 @@ class Quota(httpx.AsyncBaseTransport):
         return json_response(200, TAGS)
 
 
-def throttled_client(vc: VirtualClock, transport: httpx.AsyncBaseTransport) -> VisionClient:
-    return VisionClient(
-        "https://unit.example.com",
-        "k",
-        transport=transport,
-        clock=vc.clock,
-        sleep=vc.sleep,
-        retry=RetryPolicy(max_attempts=2, total_timeout=None, budget=None),
-        breaker=None,
-        adaptive=False,
-    )
-
-
 async def test_inputs_throttled_past_their_retries_run_again_and_none_fails() -> None:
     """40 429s for 20 inputs with two attempts each: every call's retries end in 429 at first,
     yet every input ends with its result, after waiting what the server asked."""
     vc = VirtualClock()
     transport = Quota(vc, storm=40)
-    async with vc.running(), throttled_client(vc, transport) as client:
+    async with vc.running(), client_for(vc, transport, throttling=True) as client:
         items = await run(client, URLS)
     assert [item.ok for item in items] == [True] * 20
     assert transport.statuses.count(429) == 40 and transport.statuses.count(200) == 20
@@ -189,7 +175,7 @@ async def test_inputs_throttled_past_their_retries_run_again_and_none_fails() ->
 async def test_patience_zero_lets_throttled_inputs_fail_as_before() -> None:
     vc = VirtualClock()
     transport = Quota(vc, storm=40)
-    async with vc.running(), throttled_client(vc, transport) as client:
+    async with vc.running(), client_for(vc, transport, throttling=True) as client:
         items = await run(client, URLS, patience=0)
     failed = [item for item in items if not item.ok]
     assert failed and all(isinstance(item.error, RateLimitError) for item in failed)
