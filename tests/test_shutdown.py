@@ -10,7 +10,7 @@ import anyio
 import anyio.abc
 import pytest
 
-from vision_async import BreakerPolicy, BreakerStateChange, ClientClosedError, RetryPolicy, VisionClient
+from vision_async import BreakerPolicy, BreakerStateChange, ClientClosedError, RetryPolicy, VisionClient, VisionError
 
 pytestmark = pytest.mark.anyio
 
@@ -195,3 +195,120 @@ async def test_asyncio_native_timeouts_still_work(hanging_server: HangingServer,
         assert task is not None and task.cancelling() == 0
         assert client.stats().in_flight == 0
         assert dict(client.stats().failures) == {}
+
+
+async def test_shutdown_first_then_the_callers_cancellation_is_still_a_cancellation(
+    hanging_server: HangingServer,
+) -> None:
+    """aclose() runs first and the caller cancels in the same loop iteration: still the caller's cancellation."""
+    client = VisionClient(f"http://127.0.0.1:{hanging_server.port}", "key")
+    outcome: list[str] = []
+    scope = anyio.CancelScope()
+
+    async def call() -> None:
+        with scope:
+            await client.tag(URL)
+        outcome.append("cancelled" if scope.cancelled_caught else "returned")
+
+    async with anyio.create_task_group() as tg:
+        hanging_server.expect = 1
+        tg.start_soon(call)
+        with anyio.fail_after(5):
+            await hanging_server.all_in.wait()
+        tg.start_soon(client.aclose)  # its first step is the shutdown
+        await anyio.lowlevel.checkpoint()
+        scope.cancel()
+    assert outcome == ["cancelled"]
+
+
+async def test_a_call_in_shielded_cleanup_ends_closed_not_as_a_stray_cancellation(
+    hanging_server: HangingServer,
+) -> None:
+    """A call made in shielded cleanup after the caller's scope was cancelled, then ended by aclose(),
+    raises ClientClosedError (a bare cancellation must not leak out and be swallowed by the scope)."""
+    client = VisionClient(f"http://127.0.0.1:{hanging_server.port}", "key")
+    outcome: list[str] = []
+
+    async def worker() -> None:
+        try:
+            with anyio.move_on_after(0.01):
+                try:
+                    await anyio.sleep(10)
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await client.tag(URL)
+            outcome.append("went on")
+        except ClientClosedError:
+            outcome.append("closed")
+
+    async with anyio.create_task_group() as tg:
+        hanging_server.expect = 1
+        tg.start_soon(worker)
+        with anyio.fail_after(5):
+            await hanging_server.all_in.wait()
+        await client.aclose()
+    assert outcome == ["closed"]
+
+
+async def test_aclose_lets_a_shielded_section_of_the_pipeline_finish() -> None:
+    """A call whose breaker change is being published to a shared store (a shielded section) when
+    the client closes: the publication completes and the call ends with its real error."""
+    from vision_async._resilience.state import ResourceState
+
+    log: list[str] = []
+    started = anyio.Event()
+
+    class SlowStore:
+        async def refresh(self, breaker: object) -> None:
+            return None
+
+        async def try_probe(self) -> bool:
+            return True
+
+        async def publish(self, breaker: object) -> None:
+            log.append("publish started")
+            started.set()
+            await anyio.sleep(0.05)  # a round trip to Redis, say
+            log.append("publish completed")
+
+    class Coordination:
+        def resource(self, namespace: str, *, rate_limit: object, breaker: object) -> ResourceState:
+            return ResourceState(breaker=SlowStore())  # type: ignore[arg-type]
+
+        async def aclose(self) -> None:
+            return None
+
+        def describe(self) -> str:
+            return "slow test store"
+
+    async def answer_500(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await stream.receive()
+            await stream.send(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+            await anyio.sleep(1)
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as server:
+        server.start_soon(listener.serve, answer_500)
+        client = VisionClient(
+            f"http://127.0.0.1:{port}",
+            "key",
+            retry=None,
+            breaker=BreakerPolicy(fail_max=1),
+            coordination=Coordination(),  # type: ignore[arg-type]
+        )
+
+        async def call() -> None:
+            try:
+                await client.tag(URL)
+            except VisionError as exc:
+                log.append(f"call ended: {type(exc).__name__}")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            with anyio.fail_after(5):
+                await started.wait()
+            await client.aclose()
+        server.cancel_scope.cancel()
+    assert log == ["publish started", "publish completed", "call ended: InternalServerError"]
