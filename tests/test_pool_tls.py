@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vision_async import APIConnectionError
+from vision_async import APIConnectionError, ConfigurationError
 from vision_async._transports.pool import PoolTransport
 
 from .test_transport_support import TAG_JSON, tag_request
@@ -164,4 +164,20 @@ async def test_verify_false_accepts_any_certificate(tls_server: TlsServer) -> No
     pool = PoolTransport(verify=False)
     response = await pool.send(tag_request(f"https://127.0.0.1:{tls_server.port}"))
     assert response.content == TAG_JSON
+    await pool.aclose()
+
+
+@pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "SSL_CERT_DIR"])
+async def test_a_trust_store_that_cannot_be_read_is_a_configuration_error(
+    tls_server: TlsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str
+) -> None:
+    """$SSL_CERT_FILE naming no file (or a file of no certificates): ConfigurationError, not a retryable
+    connection error, and nothing sent."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    bad = tmp_path / ("missing.pem" if variable == "SSL_CERT_FILE" else "missing-dir")
+    monkeypatch.setenv(variable, str(bad))
+    pool = PoolTransport()
+    with pytest.raises(ConfigurationError, match=variable):
+        await pool.send(tag_request(f"https://127.0.0.1:{tls_server.port}"))
     await pool.aclose()

@@ -293,10 +293,19 @@ def trust_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    if os.environ.get("SSL_CERT_FILE"):
-        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-    if os.environ.get("SSL_CERT_DIR"):
-        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        where = os.environ.get(variable)
+        if not where:
+            continue
+        try:
+            if variable == "SSL_CERT_FILE":
+                return ssl.create_default_context(cafile=where)
+            if not os.path.isdir(where):  # OpenSSL would only fail at the handshake
+                raise FileNotFoundError(f"no such directory: {where!r}")
+            return ssl.create_default_context(capath=where)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            # A broken trust store is a configuration to fix, not a network failure to retry.
+            raise ConfigurationError(f"${variable}={where!r} cannot be used as trusted CAs: {exc}") from None
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
