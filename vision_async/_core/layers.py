@@ -160,7 +160,7 @@ class RetryLayer:
         retrier = self.retrier
 
         async def retry(call: Call) -> Response:
-            # Retrier.call, unrolled: the first attempt costs no extra frame or closure.
+            # The first attempt made here, without tenacity (see Retrier): no extra frame or closure.
             retrier.starting()
             try:
                 return await inner(call)

@@ -99,7 +99,14 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 class Retrier:
-    """Runs an attempt function under a :class:`RetryPolicy` (through tenacity)."""
+    """Decides and runs the retries of a call under a :class:`RetryPolicy` (through tenacity).
+
+    The caller (the pipeline's retry layer) makes the first attempt itself, after
+    :meth:`starting`: most calls succeed, and building tenacity's machinery costs tens of
+    microseconds. A failure that :meth:`may_retry` allows goes to :meth:`retry`, which hands it to
+    tenacity as its first attempt, so waits and limits count it as usual. ``deadline`` (on the
+    retrier's clock) is the call's one total deadline: no wait is started that would end after it.
+    """
 
     def __init__(
         self,
@@ -119,24 +126,6 @@ class Retrier:
         self._rand = rand
         self._on_retry = on_retry
         self._counters = counters if counters is not None else Counters()
-
-    async def call(self, attempt: Callable[[], Awaitable[T]], *, operation: str, deadline: float | None) -> T:
-        """Call ``attempt()`` until it succeeds, fails for good, or the policy gives up.
-
-        ``deadline`` (on the retrier's clock) is the call's one total deadline: no wait is started
-        that would end after it. The first attempt runs without tenacity (most calls succeed, and
-        building tenacity's machinery costs tens of microseconds); a retryable failure hands over
-        to tenacity, which is given that failure as its first attempt, so waits and limits count
-        it as usual.
-        """
-        self.starting()
-        try:
-            return await attempt()
-        except VisionError as exc:
-            if not self.may_retry(exc, operation):
-                raise
-            first = exc
-        return await self.retry(first, attempt, operation=operation, deadline=deadline)
 
     def starting(self) -> None:
         """A call starts (the retry budget counts it)."""
