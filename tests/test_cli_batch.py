@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from vision_async import _cli_batch, _cli_progress, cli
-from vision_async._cli_batch_files import digest, in_shard, iter_keys
+from vision_async import cli
+from vision_async.cli import _batch as _cli_batch
+from vision_async.cli import _progress as _cli_progress
+from vision_async.cli._batch_files import digest, in_shard, iter_keys
 from vision_async.emulator import Emulator, EmulatorServer
 
 SAMPLES = Path(__file__).parent.parent / "samples"

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from ._core.images import sniff_format
-from ._errors import APIError, APIStatusError, VisionError
-from .batch import BatchItem
+from .._core.images import sniff_format
+from .._errors import APIError, APIStatusError, VisionError
+from ..batch import BatchItem
 
 __all__ = [
     "Previous",

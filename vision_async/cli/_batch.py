@@ -39,7 +39,11 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._cli_batch_files import (
+from .._client import VisionClient
+from .._errors import VisionError
+from .._resilience.rate_limit import RateLimit
+from ..batch import DEFAULT_CONCURRENCY, DEFAULT_PATIENCE, OPERATIONS, _reraise
+from ._batch_files import (
     Previous,
     ResultWriter,
     UsageError,
@@ -50,12 +54,8 @@ from ._cli_batch_files import (
     iter_keys,
     load_previous,
 )
-from ._cli_client import make_client as make_client_for
-from ._cli_progress import Progress, Tally, duration, make_progress
-from ._client import VisionClient
-from ._errors import VisionError
-from ._resilience.rate_limit import RateLimit
-from .batch import DEFAULT_CONCURRENCY, DEFAULT_PATIENCE, OPERATIONS, _reraise
+from ._client_args import make_client as make_client_for
+from ._progress import Progress, Tally, duration, make_progress
 
 __all__ = ["add_parser", "run"]
 
@@ -268,7 +268,7 @@ def make_client(args: argparse.Namespace) -> VisionClient:
         raise UsageError("--workers needs --redis")
     if args.redis is not None:
         try:
-            from .redis import RedisCoordination
+            from ..redis import RedisCoordination
         except ImportError:  # pragma: no cover - redis is in the dev extra
             raise UsageError("--redis needs the redis extra: pip install 'vision-async[redis]'") from None
         options["coordination"] = RedisCoordination(args.redis, workers=args.workers)
