@@ -125,7 +125,8 @@ class Pipeline:
     ) -> Response:
         """Send ``method path`` (below the resource root) through the whole chain.
 
-        ``query``: the query string already encoded (instead of ``params``). ``resource`` pins
+        The breaker's :meth:`door` is the caller's to ask first (the :class:`Runner` does, before
+        it reads the image). ``query``: the query string already encoded (instead of ``params``). ``resource`` pins
         every attempt to the resource with that root URL (as a Response's ``resource`` names it);
         ``max_body`` caps the response body (default: the JSON cap).
         """
@@ -143,8 +144,6 @@ class Pipeline:
         )
         if self._deadline_at_once is not None:
             call.deadline = self._clock() + self._deadline_at_once
-        if self.may_refuse:
-            await self.door()
         return await self.handle(call)
 
     @property

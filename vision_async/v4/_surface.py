@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core.call import encode_query
-from .._core.images import ImageInput, ImageKind, prepare_image
+from .._core.images import ImageInput, ImageKind
 from ._models import ImageAnalysisResult
 from ._options import ANALYZE_PATH, Feature, check_options
 
 if TYPE_CHECKING:
-    from .._core.host import ClientHost
+    from .._core.runner import Runner
 
 __all__ = ["OPERATION", "ImageAnalysisV4"]
 
@@ -27,13 +27,14 @@ class ImageAnalysisV4:
     Get it as ``client.v4``; it shares everything with the client it belongs to.
     """
 
-    __slots__ = ("_client",)
+    __slots__ = ("_owner", "_runner")
 
-    def __init__(self, client: ClientHost) -> None:
-        self._client = client
+    def __init__(self, runner: Runner, *, owner: object) -> None:
+        self._runner = runner
+        self._owner = owner  # the client, for the repr only
 
     def __repr__(self) -> str:
-        return f"ImageAnalysisV4({self._client!r})"
+        return f"ImageAnalysisV4({self._owner!r})"
 
     async def analyze(
         self,
@@ -75,20 +76,10 @@ class ImageAnalysisV4:
         """
         params = check_options(options).params()
         query = encode_query(params)
-        client = self._client
+        send = self._runner.send
 
         async def analyze(image: ImageInput) -> ImageAnalysisResult:
-            client._check_open()
-            await client._pipeline.door()
-            img = await prepare_image(image, kind=ImageKind.V4, max_bytes=client._limits.max_v4_image_bytes)
-            response = await client._pipeline.call(
-                OPERATION,
-                "POST",
-                ANALYZE_PATH,
-                query=query,
-                content=img.content,
-                content_type=img.content_type,
-            )
+            response = await send(OPERATION, "POST", ANALYZE_PATH, query=query, image=image, kind=ImageKind.V4)
             return response.parse(ImageAnalysisResult, OPERATION)
 
         return analyze
