@@ -45,9 +45,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._core.call import attempt_counter
-from ._errors import CircuitOpenError, InvalidInputError, RateLimitError, VisionError
-from ._resilience.cooldown import CooldownTimeout
-from ._resilience.rate_limit import RateLimitTimeout
+from ._errors import CircuitOpenError, CooldownTimeout, InvalidInputError, RateLimitError, RateLimitTimeout, VisionError
 
 if TYPE_CHECKING:
     from ._core.images import ImageInput
