@@ -329,6 +329,12 @@ class _Run:
     async def main(self) -> None:
         args = self.args
         self.batch_scope = anyio.CancelScope()
+        inputs = self.inputs()
+        # The batch checks the operation's options now: a bad one ends the command before the
+        # output file is touched.
+        batch = self.client.batch(
+            inputs, args.operation, concurrency=args.concurrency, patience=args.patience, **operation_options(args)
+        )
         writer = ResultWriter(args.output, args.operation, args.thumbnail_dir)
         progress = make_progress(args.progress, self.tally, self.client)
         stop_count = (
@@ -337,18 +343,10 @@ class _Run:
             else None
         )
         try:
-            async with self.client, anyio.create_task_group() as tg, contextlib.aclosing(self.inputs()) as inputs:
+            async with self.client, anyio.create_task_group() as tg, contextlib.aclosing(inputs):
                 tg.start_soon(self.watch_signals)
                 tg.start_soon(self.tick, progress)
                 with self.batch_scope:
-                    options = operation_options(args)
-                    batch = self.client.batch(
-                        inputs,
-                        args.operation,
-                        concurrency=args.concurrency,
-                        patience=args.patience,
-                        **options,
-                    )
                     async with batch as outcomes:
                         async for item in outcomes:
                             if item.ok:
