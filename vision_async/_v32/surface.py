@@ -20,7 +20,10 @@ from .features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
 from .plans import Plan, PlanCache, plan_for
 from .read import ReadPoller, check_operation_id, operation_id_from_location
 
-if TYPE_CHECKING:  # the result classes are imported by the planners: `import vision_async` stays light
+if TYPE_CHECKING:
+    from .._core.call import Response
+
+    # the result classes are imported by the planners: `import vision_async` stays light
     from .models import (
         AreaOfInterestResult,
         DetectResult,
@@ -52,9 +55,10 @@ class ImageAnalysisV32:
 
     # -- running a plan ------------------------------------------------------------------------
 
-    async def _send(self, plan: Plan, image: ImageInput) -> Any:
+    def _send(self, plan: Plan, image: ImageInput) -> Awaitable[Response]:
+        """The runner's send of ``plan`` on ``image`` (a plain function: no coroutine frame of its own)."""
         runner = self._runner
-        return await runner.send(
+        return runner.send(
             plan.operation,
             "POST",
             API_PATH + plan.path,
