@@ -5,7 +5,8 @@ The package's docstrings are written for a reader of the source (``:class:`~visi
 role into an autorefs link to the public name (``[`VisionClient`][vision_async.VisionClient]``): a
 short name is looked up among the members of the class the docstring belongs to, then among the
 public names of ``vision_async`` and its public modules. ``mkdocs build --strict`` fails on a
-reference the site does not document. ``text::`` becomes ``text:``.
+reference the site does not document. ``text::`` becomes ``text:``. Undocumented attributes that a
+class's ``__init__`` copies from its parameters are left out (the signature shows them).
 """
 
 from __future__ import annotations
@@ -91,10 +92,31 @@ def convert(text: str, obj: griffe.Object | None = None) -> str:
     return _BARE_LITERAL_INTRO.sub(r"\1", text)
 
 
+def _state_set_in_init(cls: griffe.Object) -> list[str]:
+    """Undocumented attributes that ``__init__`` copies from its parameters: the signature shows them."""
+    init = cls.members.get("__init__")
+    if init is None or init.is_alias or init.lineno is None or init.endlineno is None:
+        return []
+    parameters = {p.name for p in init.parameters} if isinstance(init, griffe.Function) else set()
+    return [
+        name
+        for name, member in cls.members.items()
+        if not member.is_alias
+        and member.is_attribute
+        and member.docstring is None
+        and name in parameters
+        and member.lineno is not None
+        and init.lineno <= member.lineno <= init.endlineno
+    ]
+
+
 def _walk(obj: griffe.Object) -> None:
     if obj.docstring is not None:
         obj.docstring.value = convert(obj.docstring.value, obj)
-    for member in obj.members.values():
+    if obj.is_class:
+        for name in _state_set_in_init(obj):
+            del obj.members[name]
+    for member in list(obj.members.values()):
         if not member.is_alias and isinstance(member, griffe.Object):
             _walk(member)
 
