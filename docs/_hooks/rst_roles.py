@@ -6,7 +6,8 @@ role into an autorefs link to the public name (``[`VisionClient`][vision_async.V
 short name is looked up among the members of the class the docstring belongs to, then among the
 public names of ``vision_async`` and its public modules. ``mkdocs build --strict`` fails on a
 reference the site does not document. ``text::`` becomes ``text:``. Undocumented attributes that a
-class's ``__init__`` copies from its parameters are left out (the signature shows them).
+class's ``__init__`` copies from its parameters are left out (the signature shows them), and so are
+undocumented dunder methods.
 """
 
 from __future__ import annotations
@@ -110,11 +111,20 @@ def _state_set_in_init(cls: griffe.Object) -> list[str]:
     ]
 
 
+def _plain_dunders(cls: griffe.Object) -> list[str]:
+    """``__repr__``, ``__aenter__`` and the like without a docstring of their own: protocol, not API."""
+    return [
+        name
+        for name, member in cls.members.items()
+        if name.startswith("__") and name.endswith("__") and name != "__init__" and member.docstring is None
+    ]
+
+
 def _walk(obj: griffe.Object) -> None:
     if obj.docstring is not None:
         obj.docstring.value = convert(obj.docstring.value, obj)
     if obj.is_class:
-        for name in _state_set_in_init(obj):
+        for name in _state_set_in_init(obj) + _plain_dunders(obj):
             del obj.members[name]
     for member in list(obj.members.values()):
         if not member.is_alias and isinstance(member, griffe.Object):
