@@ -1,7 +1,7 @@
 """The examples of the documentation, collected for tests/test_docs_examples.py.
 
-Collected: every fenced ```python and ```sh block of ``README.md`` and ``docs/**/*.md``, and every
-```python block and ``>>>`` doctest in the package's docstrings. A block that cannot run here is
+Collected: every fenced ```python, ```pycon and ```sh block of ``README.md`` and ``docs/**/*.md``,
+and every ```python block and ``>>>`` doctest in the package's docstrings. A block that cannot run here is
 marked, on the line directly before its opening fence::
 
     <!-- example: skip (needs a real Azure resource) -->
@@ -14,7 +14,7 @@ How a block runs is decided by its text (see :func:`kind_of`):
 - ``snippet``: Python with a top-level ``await``: run inside an event loop, with ``client`` (an open
   ``VisionClient``) and the other names of :data:`SNIPPET_NAMES` given;
 - ``program``: any other Python: run as a script (``__name__ == "__main__"``);
-- ``doctest``: a docstring's ``>>>`` lines, checked by :mod:`doctest`;
+- ``doctest``: a docstring's ``>>>`` lines, or a ```pycon block, checked by :mod:`doctest`;
 - ``cli``: a shell block: each line that runs ``vision-async`` (with its ``\\`` continuations).
 """
 
@@ -33,8 +33,16 @@ PACKAGE = ROOT / "vision_async"
 
 SKIP = re.compile(r"^\s*<!-- example: skip \((?P<reason>[^)]+(?:\([^)]*\)[^)]*)*)\) -->\s*$")
 MARKER = re.compile(r"^\s*<!--\s*example\b")
-FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w+-]*)\s*$")
-LANGS = {"python": "python", "py": "python", "sh": "sh", "bash": "sh", "shell": "sh", "console": "sh"}
+FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w+-]*)(?:\s+[^`]*)?$")  # ```python title="x.py" too
+LANGS = {
+    "python": "python",
+    "py": "python",
+    "pycon": "doctest",
+    "sh": "sh",
+    "bash": "sh",
+    "shell": "sh",
+    "console": "sh",
+}
 
 #: The names a snippet (Python with a top-level ``await``) may use without defining them.
 SNIPPET_NAMES = ("client", "image", "images", "pdf_bytes", "endpoint", "key")
@@ -122,15 +130,16 @@ def docstrings(path: Path) -> Iterator[tuple[int, str]]:
 def docstring_examples(path: Path) -> Iterator[Example]:
     for line, text in docstrings(path):
         text = inspect.cleandoc(text)
-        yield from fenced_blocks(text, path, first_line=line, markers=False)
-        if ">>>" in text:
+        found = list(fenced_blocks(text, path, first_line=line, markers=False))
+        yield from (e for e in found if e.lang == "python")
+        if ">>>" in text:  # the whole docstring, so that >>> lines outside a fence count too
             yield Example(path, line, "doctest", text)
 
 
 def collect() -> list[Example]:
     examples: list[Example] = []
     for path in markdown_files():
-        examples.extend(e for e in fenced_blocks(path.read_text(), path) if e.lang == "python" or cli_commands(e.code))
+        examples.extend(e for e in fenced_blocks(path.read_text(), path) if e.lang != "sh" or cli_commands(e.code))
     for path in sorted(PACKAGE.rglob("*.py")):
         examples.extend(docstring_examples(path))
     return examples

@@ -54,6 +54,12 @@ def test_kinds_follow_the_text() -> None:
     assert [e.kind for e in blocks(text)] == ["pytest", "snippet", "program", "cli"]
 
 
+def test_fences_with_attributes_and_pycon_blocks_are_collected() -> None:
+    """A title after the language does not hide a block; a pycon block is a doctest."""
+    text = '```python title="app.py"\nx = 1\n```\n```pycon\n>>> 1 + 1\n2\n```\n'
+    assert [(e.kind, e.code) for e in blocks(text)] == [("program", "x = 1\n"), ("doctest", ">>> 1 + 1\n2\n")]
+
+
 def test_cli_commands_join_continuations_and_ignore_other_lines() -> None:
     """Only vision-async lines are run; a backslash continues a command."""
     assert cli_commands("pip install x\nvision-async batch a \\\n    -o b.jsonl\nvision-async models\n") == [
