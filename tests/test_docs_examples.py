@@ -197,13 +197,50 @@ def test_test_example_passes(example: Example, workspace: Path) -> None:
 
 @pytest.mark.parametrize("example", _by_kind("cli"))
 def test_cli_example_runs(example: Example, workspace: Path) -> None:
-    """Each ``vision-async`` command of a shell block exits 0, run by a shell against the emulator."""
+    """Each ``vision-async`` command of a shell block exits 0, run by a shell against the emulator.
+
+    ``vision-async emulator`` serves until stopped: it runs on a free port instead of the one
+    written, must answer ``GET /_emulator/stats``, and is then stopped.
+    """
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     for command in cli_commands(example.code):
+        if command.startswith("vision-async emulator"):
+            _serve_and_stop(command, workspace, env)
+            continue
         run = subprocess.run(
             ["bash", "-c", command], cwd=workspace, env=env, capture_output=True, text=True, timeout=120
         )
         assert run.returncode == 0, f"{command}\n{run.stdout}\n{run.stderr}"
+
+
+def _serve_and_stop(command: str, workspace: Path, env: dict[str, str]) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = re.sub(r"--port \d+", f"--port {port}", command)
+    assert f"--port {port}" in command, "an emulator example names its port"
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"], cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, f"{command} exited: {server.communicate()[0].decode()}"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_emulator/stats", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"{command} did not answer within 30 s"
+            time.sleep(0.05)
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
 
 
 @pytest.mark.parametrize("example", _by_kind("doctest"))
