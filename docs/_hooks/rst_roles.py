@@ -12,9 +12,7 @@ undocumented dunder methods.
 
 from __future__ import annotations
 
-import importlib
 import re
-from functools import cache
 from typing import Any
 
 import griffe
@@ -34,20 +32,23 @@ _LITERAL_INTRO = re.compile(r"(\S)::$", re.MULTILINE)
 _BARE_LITERAL_INTRO = re.compile(r"^(\s*)::$", re.MULTILINE)
 
 
-@cache
-def public_names() -> dict[str, str]:
-    """Short name -> public path, and canonical path (where it is defined) -> public path."""
+def public_names(pkg: griffe.Module) -> dict[str, str]:
+    """Short name -> public path, and canonical path (where it is defined) -> public path.
+
+    Read from the loaded package (each public module's ``__all__``), without importing it: building
+    the docs needs no extra but ``docs``.
+    """
     names: dict[str, str] = {}
     for module_name in reversed(PUBLIC_MODULES):  # vision_async's own names win
-        module = importlib.import_module(module_name)
+        module = pkg if module_name == pkg.path else pkg[module_name.removeprefix(pkg.path + ".")]
         names[module_name] = module_name
-        for name in getattr(module, "__all__", ()):
+        for export in module.exports or ():
+            name = str(export)
             public = f"{module_name}.{name}"
             names[name] = public
-            value = getattr(module, name)
-            qualname = getattr(value, "__qualname__", None)
-            if isinstance(qualname, str) and getattr(value, "__module__", None):
-                names[f"{value.__module__}.{qualname}"] = public
+            member = module.members.get(name)
+            if member is not None:
+                names[member.target_path if member.is_alias else member.path] = public
     return names
 
 
@@ -59,9 +60,8 @@ def _scope(obj: griffe.Object) -> griffe.Object | None:
     return parent if isinstance(parent, griffe.Object) and parent.is_class else None
 
 
-def resolve(target: str, obj: griffe.Object | None = None) -> str | None:
+def resolve(target: str, names: dict[str, str], obj: griffe.Object | None = None) -> str | None:
     """The public path to link to, or None for a private name of the docstring's own module."""
-    names = public_names()
     if target in names:
         return names[target]
     head, _, rest = target.partition(".")
@@ -79,13 +79,13 @@ def resolve(target: str, obj: griffe.Object | None = None) -> str | None:
     return target  # unknown: left as a link, so that the strict build names it
 
 
-def convert(text: str, obj: griffe.Object | None = None) -> str:
+def convert(text: str, names: dict[str, str], obj: griffe.Object | None = None) -> str:
     """Rewrite reST roles and literal-block introductions into Markdown."""
 
     def link(match: re.Match[str]) -> str:
         short, target, call = match.group(1), match.group(2), match.group(3) or ""
         shown = target.rsplit(".", 1)[-1] if short else target
-        path = resolve(target, obj)
+        path = resolve(target, names, obj)
         return f"`{shown}{call}`" if path is None else f"[`{shown}{call}`][{path}]"
 
     text = _ROLE.sub(link, text)
@@ -120,19 +120,19 @@ def _plain_dunders(cls: griffe.Object) -> list[str]:
     ]
 
 
-def _walk(obj: griffe.Object) -> None:
+def _walk(obj: griffe.Object, names: dict[str, str]) -> None:
     if obj.docstring is not None:
-        obj.docstring.value = convert(obj.docstring.value, obj)
+        obj.docstring.value = convert(obj.docstring.value, names, obj)
     if obj.is_class:
         for name in _state_set_in_init(obj) + _plain_dunders(obj):
             del obj.members[name]
     for member in list(obj.members.values()):
         if not member.is_alias and isinstance(member, griffe.Object):
-            _walk(member)
+            _walk(member, names)
 
 
 class RstRoles(griffe.Extension):
     """Convert every docstring once the package is loaded (a class's members are known by then)."""
 
     def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
-        _walk(pkg)
+        _walk(pkg, public_names(pkg))
