@@ -1,10 +1,10 @@
 """Batch jobs: ``client.batch(inputs, operation, ...)``, many images through one client, one outcome each.
 
-::
-
-    async with client.batch(images, "analyze", concurrency=32, features=["Tags", "Objects"]) as outcomes:
-        async for item in outcomes:          # BatchItem(index, key, result, error, attempts, elapsed)
-            ...
+```python
+async with client.batch(images, "analyze", concurrency=32, features=["Tags", "Objects"]) as outcomes:
+    async for item in outcomes:          # BatchItem(index, key, result, error, attempts, elapsed)
+        ...
+```
 
 How it works, and what it promises:
 

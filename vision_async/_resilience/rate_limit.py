@@ -106,6 +106,15 @@ class RateLimit:
     - ``RateLimit.F0``: 20 requests per minute (the free tier).
     - ``RateLimit.S1``: 20 requests per second, the figure in the current Azure docs (older
       pages said 10 per second, and some 30); set your own if your resource's quota differs.
+
+    ```pycon
+    >>> from vision_async import RateLimit
+    >>> RateLimit(20).effective_burst
+    2.0
+    >>> RateLimit.per_minute(20) == RateLimit.F0
+    True
+
+    ```
     """
 
     per_second: float

@@ -1,13 +1,13 @@
 """Flow-control state shared through Redis, so that many worker processes act as one client (the ``redis`` extra).
 
-::
+```python
+from vision_async import VisionClient, RateLimit
+from vision_async.redis import RedisCoordination
 
-    from vision_async import VisionClient, RateLimit
-    from vision_async.redis import RedisCoordination
-
-    async with VisionClient(endpoint, key, rate_limit=RateLimit.S1,
-                            coordination=RedisCoordination("redis://127.0.0.1:6379/0", workers=8)) as client:
-        ...
+async with VisionClient(endpoint, key, rate_limit=RateLimit.S1,
+                        coordination=RedisCoordination("redis://127.0.0.1:6379/0", workers=8)) as client:
+    ...
+```
 
 What the workers share, per Azure resource (keys ``{prefix + namespace}:...``, the namespace
 derived from the endpoint, so that workers of different resources never share a quota):

@@ -1,11 +1,13 @@
 """Image Analysis 4.0 (``api-version=2023-10-01``): ``client.v4`` and its result types.
 
-    from vision_async import VisionClient
-    from vision_async.v4 import Feature
+```python
+from vision_async import VisionClient
+from vision_async.v4 import Feature
 
-    async with VisionClient(endpoint, key) as client:
-        result = await client.v4.analyze(image, features=[Feature.CAPTION, Feature.READ])
-        print(result.caption.text, result.read.text)
+async with VisionClient(endpoint, key) as client:
+    result = await client.v4.analyze(image, features=[Feature.CAPTION, Feature.READ])
+    print(result.caption.text, result.read.text)
+```
 
 The names here never collide with the 3.2 names exported by :mod:`vision_async`
 (``vision_async.ImageMetadata`` is 3.2's, ``vision_async.v4.ImageMetadata`` is 4.0's).
