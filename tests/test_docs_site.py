@@ -76,7 +76,7 @@ def test_every_markdown_file_and_docstring_example_is_collected() -> None:
     for page in DOCS.rglob("*.md"):
         if "```python" in page.read_text():
             assert page.relative_to(ROOT).as_posix() in files, page
-    assert {"vision_async/v4/__init__.py", "vision_async/batch.py", "vision_async/redis.py"} <= files
+    assert {"vision_async/v4/__init__.py", "vision_async/batch.py", "vision_async/redis/_coordination.py"} <= files
     assert any(e.kind == "doctest" for e in examples)
 
 
