@@ -93,6 +93,15 @@ def _int_in_range(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def _typed(value: object) -> object:
+    """``value`` as a plan-cache key part that tells apart equal values of different types (``1``, ``True``)."""
+    if isinstance(value, tuple):
+        return type(value), tuple(_typed(item) for item in value)
+    if isinstance(value, frozenset):
+        return type(value), frozenset(_typed(item) for item in value)
+    return type(value), value
+
+
 def _service_language(language: object, operation: str) -> str:
     return check_language(language, SERVICE_LANGUAGES, operation)
 
@@ -263,9 +272,11 @@ class V32Operations:
         """The plan for these options, validated once per distinct set of hashable options.
 
         A service calling ``tag(image, language="en")`` a million times validates and encodes the
-        options once; options that cannot be hashed (lists) are validated every time.
+        options once; options that cannot be hashed (lists) are validated every time. Each value's type
+        is in the key beside it: ``1 == True`` and ``100 == 100.0``, and a value the planner refuses must
+        never find the plan that an equal value of another type made.
         """
-        key = (operation, *options.items())
+        key = (operation, *((name, _typed(value)) for name, value in options.items()))
         try:
             plan = self._plans.get(key)
         except TypeError:  # an unhashable option value
