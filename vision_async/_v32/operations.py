@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import anyio
-
 from .._core.call import encode_query
 from .._core.endpoint import API_PATH
 from .._core.images import ImageInput, ImageKind, PreparedImage, prepare_at_once, prepare_image, sniff_format
 from .._core.pipeline import Pipeline, Response
-from .._errors import APITimeoutError, InvalidInputError, ResponseValidationError
+from .._errors import InvalidInputError, ResponseValidationError
 from .._policies import ImageLimits, ResponseLimits
 from .features import (
     ENGLISH_ONLY_FEATURES,
@@ -310,7 +308,7 @@ class V32Operations:
         self._check_open()
         return await prepare_image(image, kind=kind, max_bytes=self._max_bytes(kind))
 
-    async def _send(self, plan: Plan, image: ImageInput) -> Response:
+    async def _send(self, plan: Plan, image: ImageInput, *, deadline: float | None = None) -> Response:
         self._check_open()
         pipeline = self._pipeline
         if pipeline.may_refuse:
@@ -329,6 +327,7 @@ class V32Operations:
             expect=plan.expect,
             accept=plan.accept,
             max_body=getattr(self._response_limits, plan.body_cap),
+            deadline=deadline,
         )
 
     async def _run(self, plan: Plan, image: ImageInput) -> Any:
@@ -344,8 +343,8 @@ class V32Operations:
             )
         return response.content
 
-    async def _begin_read(self, plan: Plan, image: ImageInput) -> str:
-        response = await self._send(plan, image)
+    async def _begin_read(self, plan: Plan, image: ImageInput, *, deadline: float | None = None) -> str:
+        response = await self._send(plan, image, deadline=deadline)
         operation_id = operation_id_from_location(response.headers.get("operation-location"), response.request_id)
         resources = self._read_resources
         resources[operation_id] = response.resource
@@ -354,18 +353,14 @@ class V32Operations:
         return operation_id
 
     async def _run_read(self, plan: Plan, image: ImageInput) -> ReadOperationResult:
+        """Submit and poll within one deadline on the client's clock: every request (and retry
+        wait) of the Read is cut to what is left of it, as a call's total timeout is."""
         budget: float = plan.extra.get("timeout", self._read_timeout)
-        start = self._clock()
-        try:
-            with anyio.fail_after(budget):
-                operation_id = await self._begin_read(plan, image)
-                return await self._poller.wait(
-                    operation_id,
-                    timeout=budget - (self._clock() - start),
-                    resource=self._read_resources.get(operation_id),
-                )
-        except TimeoutError as exc:
-            raise APITimeoutError(f"read: no result within {budget}s") from exc
+        deadline = self._clock() + budget
+        operation_id = await self._begin_read(plan, image, deadline=deadline)
+        return await self._poller.wait(
+            operation_id, deadline=deadline, timeout=budget, resource=self._read_resources.get(operation_id)
+        )
 
     def _bind_v32(self, operation: str, options: Mapping[str, Any]) -> Callable[[ImageInput], Awaitable[Any]]:
         """Validate once; return a coroutine function running ``operation`` on one image."""
