@@ -11,9 +11,9 @@ message, an HTML page from a gateway that reflects request headers, a request id
 text enters an exception, a log line or an event. It matches each secret case-insensitively, in
 its URL-encoded and JSON-escaped forms, and inside base64 at every alignment; when nothing
 matches, it costs one regular-expression search. An ``Authorization`` value (``Bearer <token>``)
-is searched for whole and without its scheme, as a foreign exception may quote the token alone. A piece of a secret cut by an excerpt (at the
-start or the end of the text, at least 8 characters long) is replaced too, so that quoting the
-first 60 bytes of a body cannot show half a token.
+is searched for whole and without its scheme, as a foreign exception may quote the token alone.
+A piece of a secret cut by an excerpt (at the start or the end of the text, at least 8 characters
+long) is replaced too, so that quoting the first 60 bytes of a body cannot show half a token.
 """
 
 from __future__ import annotations
