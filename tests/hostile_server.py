@@ -18,6 +18,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -138,6 +139,16 @@ class HostileServer:
         with self._lock:
             self._script = list(faults)
             self._index = 0
+
+    def wait_until_open(self, count: int, *, within: float = 5.0) -> int:
+        """Wait (real time: the client's sockets close at their own pace) until at most ``count``
+        client connections are open on the server side; returns how many are open."""
+        deadline = time.monotonic() + within
+        while True:
+            open_now = len(self._tasks)  # one task per open connection
+            if open_now <= count or time.monotonic() >= deadline:
+                return open_now
+            time.sleep(0.005)
 
     def _next_fault(self) -> Fault:
         with self._lock:

@@ -393,3 +393,18 @@ async def test_credential_failure_is_a_typed_error(make_client: Callable[..., Vi
                 await client.tag(URL)
         assert type(info.value.__cause__) is cause
     assert transport.count == 0
+
+
+@pytest.mark.parametrize("platform", ["win32", "cygwin", "freebsd14"])
+def test_an_unsupported_system_is_refused_at_construction(monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
+    """On a system other than Linux and macOS, VisionClient(...) raises ConfigurationError naming both."""
+    monkeypatch.setattr("sys.platform", platform)
+    with pytest.raises(ConfigurationError, match=rf"Linux and macOS only, not '{platform}'"):
+        VisionClient(ENDPOINT, KEY)
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+def test_linux_and_macos_are_supported(monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
+    """Linux and macOS construct a client."""
+    monkeypatch.setattr("sys.platform", platform)
+    assert isinstance(VisionClient(ENDPOINT, KEY), VisionClient)

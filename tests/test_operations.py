@@ -240,3 +240,19 @@ async def test_repeated_options_are_validated_once(
         for _ in range(2):
             await client.analyze(URL, features=["Tags"])  # a list: validated every time
         assert checks == 4
+
+
+async def test_validation_does_not_depend_on_the_plan_cache(make_client: Callable[..., VisionClient]) -> None:
+    """A value equal to a cached one but of another type (1 vs True, 100.0 vs 100) is still validated and refused."""
+    transport = ScriptedTransport(json_response(200, fixture_body("recognize_printed_text")))
+    async with make_client(transport) as client:
+        await client.ocr(URL, detect_orientation=True)
+        with pytest.raises(InvalidInputError, match="detect_orientation"):
+            await client.ocr(URL, detect_orientation=1)  # type: ignore[arg-type]
+        transport.script = [httpx.Response(200, headers={"content-type": "image/png"}, content=png_bytes(100, 100))]
+        await client.generate_thumbnail(URL, width=100, height=100)
+        with pytest.raises(InvalidInputError, match="width"):
+            await client.generate_thumbnail(URL, width=100.0, height=100)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="smart_cropping"):
+            await client.generate_thumbnail(URL, width=100, height=100, smart_cropping=0)  # type: ignore[arg-type]
+    assert transport.count == 2

@@ -236,7 +236,7 @@ def test_max_connections_must_be_a_positive_int(value: object) -> None:
 
 
 def test_one_pool_serves_successive_event_loops() -> None:
-    """asyncio.run twice (then trio) with one pool: each loop gets its own connections, no error."""
+    """asyncio.run twice (then trio) with one pool: each loop gets its own connections, closed when it ends."""
     with hs.HostileServer(hs.ok()) as server:
         pool = PoolTransport()
 
@@ -247,7 +247,7 @@ def test_one_pool_serves_successive_event_loops() -> None:
         stats = pool.stats()
     assert statuses == [200, 200, 200]
     assert server.connections == 3
-    assert stats.open_connections == 1
+    assert stats.open_connections == 0
 
 
 async def test_respx_still_intercepts_the_default_pool() -> None:
@@ -303,3 +303,37 @@ async def test_informational_answer_before_the_real_one_is_skipped() -> None:
         response = await pool.send(tag_request(server.url))
         await pool.aclose()
     assert (response.status_code, response.content) == (200, TAG_JSON)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_connections_are_closed_when_their_event_loop_ends(backend: str) -> None:
+    """One pool in two successive event loops: the first loop's connection is closed when that loop ends."""
+    with hs.HostileServer(hs.ok()) as server:
+        pool = PoolTransport()
+
+        async def call() -> int:
+            return (await pool.send(tag_request(server.url))).status_code
+
+        assert anyio.run(call, backend=backend) == 200
+        assert server.wait_until_open(0) == 0
+        assert anyio.run(call, backend=backend) == 200  # a new connection, closed with its loop too
+        assert server.wait_until_open(0) == 0
+        assert pool.stats().open_connections == 0
+    assert server.connections == 2
+
+
+def test_connections_left_by_a_loop_without_finalization_are_reported(caplog: pytest.LogCaptureFixture) -> None:
+    """A loop closed without finalizing async generators leaves its connections open; the next loop says so."""
+    import asyncio
+
+    with hs.HostileServer(hs.ok()) as server:
+        pool = PoolTransport()
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(pool.send(tag_request(server.url)))
+        finally:
+            loop.close()
+        with caplog.at_level("WARNING", logger="vision_async.transport"):
+            assert asyncio.run(pool.send(tag_request(server.url))).status_code == 200
+        asyncio.run(pool.aclose())
+    assert "1 connections of the old one were left open" in caplog.text

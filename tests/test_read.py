@@ -14,6 +14,7 @@ from vision_async import (
     ReadOperationFailedError,
     ResponseValidationError,
     RetryPolicy,
+    ServiceUnavailableError,
     VisionClient,
 )
 from vision_async.testing import FakeClock, ScriptedTransport, json_response
@@ -204,3 +205,33 @@ async def test_bad_operation_ids_are_refused(make_client: Callable[..., VisionCl
             with pytest.raises(InvalidInputError):
                 await client.get_read_result(bad)
     assert transport.count == 0
+
+
+async def test_the_read_deadline_bounds_the_submit_on_the_client_clock(
+    make_client: Callable[..., VisionClient], fake_clock: FakeClock
+) -> None:
+    """Retry waits of the submit count against the Read's one deadline, on the client's clock: none passes it."""
+    unavailable = json_response(
+        503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}, headers={"Retry-After": "4"}
+    )
+    transport = ScriptedTransport(unavailable, unavailable, ACCEPTED, SUCCEEDED)
+    async with make_client(transport, read_timeout=5.0) as client:
+        with pytest.raises(ServiceUnavailableError):
+            await client.read(URL)
+    assert fake_clock.sleeps == [4.0]  # the second 4 s wait would end after the deadline
+    assert transport.count == 2
+
+
+async def test_the_read_deadline_bounds_a_poll_on_the_client_clock(
+    make_client: Callable[..., VisionClient], fake_clock: FakeClock
+) -> None:
+    """A poll's retry waits share the Read's deadline with the submit and the waits between polls."""
+    unavailable = json_response(
+        503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}, headers={"Retry-After": "3"}
+    )
+    transport = ScriptedTransport(ACCEPTED, status("running", **{"Retry-After": "2"}), unavailable, SUCCEEDED)
+    async with make_client(transport, read_timeout=4.0) as client:
+        with pytest.raises(ServiceUnavailableError):
+            await client.read(URL)
+    assert fake_clock.sleeps == [2.0]  # 2 s between polls, then a 3 s retry wait would pass the 4 s
+    assert transport.count == 3

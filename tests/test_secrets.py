@@ -140,6 +140,31 @@ def test_too_short_secrets_are_not_searched() -> None:
     assert Redactor(["k"])("keep calm") == "keep calm"
 
 
+def test_a_bearer_header_value_is_redacted_without_its_scheme_too() -> None:
+    """Redacting "Bearer <token>" also replaces the token alone, as a foreign exception may quote it."""
+    redact = Redactor([f"Bearer {TOKEN}"])
+    assert redact(f"illegal header value {TOKEN!r}") == "illegal header value '***'"
+    assert redact(f"Authorization: Bearer {TOKEN}") == "Authorization: ***"
+
+
+def test_the_transport_redacts_a_bare_token_echoed_by_a_foreign_exception() -> None:
+    """A foreign error quoting the token without "Bearer " (text or bytes) is redacted in the error and its chain."""
+    import h11
+
+    from vision_async._transports.base import OutgoingRequest, translate_failure
+
+    request = OutgoingRequest(
+        "POST", "http://127.0.0.1:9/vision/v3.2/tag", (("Authorization", Secret(f"Bearer {TOKEN}")),), None, 1.0, None
+    )
+    foreign = h11.RemoteProtocolError(f"peer said {TOKEN}")
+    foreign.__context__ = OSError(f"echo {TOKEN}".encode())
+    mapped = translate_failure(foreign, request)
+    assert mapped is not None
+    shown = [str(mapped), repr(mapped), repr(foreign.args), repr(foreign.__context__.args)]
+    assert [_leaks(text) for text in shown] == [[], [], [], []]
+    assert "***" in repr(foreign.args) and "***" in repr(foreign.__context__.args)
+
+
 async def _bearer(auth: TokenAuth) -> str:
     name, secret = await auth.secret_header()
     assert name == "Authorization" and repr(secret) == "***"

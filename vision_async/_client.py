@@ -68,6 +68,16 @@ DEFAULT_BATCH_CONCURRENCY = 32
 #: Seconds an input of ``client.batch`` may wait in all while turned away (429s, an open breaker);
 #: batch.py's DEFAULT_PATIENCE, repeated here so that this module does not import the batch machinery.
 DEFAULT_BATCH_PATIENCE = 300.0
+#: The systems the client supports (``sys.platform``): the default pool checks an idle socket with
+#: ``select.poll``, and the client is tested on Linux and macOS only.
+SUPPORTED_PLATFORMS = ("linux", "darwin")
+
+
+def _check_platform() -> None:
+    if sys.platform not in SUPPORTED_PLATFORMS:
+        raise ConfigurationError(
+            f"vision_async supports Linux and macOS only, not {sys.platform!r} (see the README, Install)"
+        )
 
 
 class VisionClient:
@@ -115,6 +125,7 @@ class VisionClient:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
+        _check_platform()
         if resources is not None:
             if endpoint is not None or key is not None or credential is not None:
                 raise ConfigurationError("pass either endpoint/key/credential or resources=, not both")

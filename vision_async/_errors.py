@@ -236,7 +236,7 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     503: ServiceUnavailableError,
 }
 
-E = TypeVar("E", bound="VisionError")
+E = TypeVar("E", bound=BaseException)
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -336,24 +336,37 @@ def error_from_response(
 
 
 def redact_error(error: E, redact: Callable[[str], str] | None) -> E:
-    """Apply ``redact`` in place to every text ``error`` carries, and return it.
+    """Apply ``redact`` (a :class:`~vision_async._secrets.Redactor`) in place to every text
+    ``error`` carries, and return it: the one routine for exceptions, ours and foreign ones.
 
     For errors built from text a foreign library or the server supplied (a transport error that
-    quotes a malformed header, a validation error quoting the body): the message, the args
-    ``repr`` shows, the request id and, for status errors, the codes and the parsed body.
+    quotes a malformed header, a validation error quoting the body): the args ``repr`` shows (text
+    and bytes), a ``message`` or ``msg`` attribute, the request id and, for status errors, the
+    codes and the parsed body. An attribute that cannot be set is left as it is.
     """
     if redact is None:
         return error
-    error.args = tuple(redact(a) if isinstance(a, str) else a for a in error.args)
-    if isinstance(error, APIError):
-        error.message = redact(error.message)
-    if error.request_id:
-        error.request_id = redact(error.request_id)
+    try:
+        error.args = tuple(_redact_arg(a, redact) for a in error.args)
+        for name in ("message", "msg", "request_id"):
+            value = getattr(error, name, None)
+            if isinstance(value, str) and value:
+                setattr(error, name, redact(value))
+    except (AttributeError, TypeError):  # a read-only attribute of a foreign exception
+        pass
     if isinstance(error, APIStatusError):
         error.code = redact(error.code) if error.code else error.code
         error.inner_code = redact(error.inner_code) if error.inner_code else error.inner_code
         error.body = _redact_json(error.body, redact)
     return error
+
+
+def _redact_arg(value: object, redact: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bytes | bytearray):  # latin-1 maps every byte to one character and back
+        return redact(bytes(value).decode("latin-1")).encode("latin-1")
+    return value
 
 
 def _redact_json(value: Any, redact: Callable[[str], str]) -> Any:

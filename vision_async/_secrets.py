@@ -10,9 +10,10 @@ wire. It refuses to be pickled or copied into another form.
 message, an HTML page from a gateway that reflects request headers, a request id) before that
 text enters an exception, a log line or an event. It matches each secret case-insensitively, in
 its URL-encoded and JSON-escaped forms, and inside base64 at every alignment; when nothing
-matches, it costs one regular-expression search. A piece of a secret cut by an excerpt (at the
-start or the end of the text, at least 8 characters long) is replaced too, so that quoting the
-first 60 bytes of a body cannot show half a token.
+matches, it costs one regular-expression search. An ``Authorization`` value (``Bearer <token>``)
+is searched for whole and without its scheme, as a foreign exception may quote the token alone.
+A piece of a secret cut by an excerpt (at the start or the end of the text, at least 8 characters
+long) is replaced too, so that quoting the first 60 bytes of a body cannot show half a token.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ class Redactor:
         secrets = set(self._fixed)
         for source in self._sources:
             secrets.update(_plain(s) for s in source())
-        key = frozenset(s for s in secrets if len(s) >= MIN_REDACTED_LENGTH)
+        key = frozenset(part for s in secrets for part in _with_credentials(s) if len(part) >= MIN_REDACTED_LENGTH)
         if key != self._key:
             forms = set().union(*(_forms(s) for s in key)) if key else set()
             # longest first, so that a form containing another is replaced whole
@@ -219,6 +220,19 @@ def _cut_edges(text: str, forms: tuple[str, ...]) -> str:
     if start >= end:
         return REDACTED
     return (REDACTED if start else "") + text[start:end] + (REDACTED if end < len(text) else "")
+
+
+def _with_credentials(secret: str) -> tuple[str, ...]:
+    """``secret`` and, when it is an ``Authorization`` value (``Bearer <token>``, ``Basic <...>``),
+    the credentials after the scheme too: a foreign exception may quote the token alone."""
+    scheme, _, credentials = secret.partition(" ")
+    credentials = credentials.strip()
+    if credentials and scheme.lower() in _AUTH_SCHEMES:
+        return (secret, credentials)
+    return (secret,)
+
+
+_AUTH_SCHEMES = frozenset({"bearer", "basic", "digest"})
 
 
 def _plain(secret: str | Secret) -> str:

@@ -132,7 +132,8 @@ class Bulkhead:
 
 
 class Deadline:
-    """Sets the call's one total deadline, ``total`` seconds from now on the client's clock."""
+    """Sets the call's one total deadline, ``total`` seconds from now on the client's clock (or
+    keeps the call's own deadline when that is earlier)."""
 
     def __init__(self, total: float, clock: Callable[[], float]) -> None:
         self.total = total
@@ -143,8 +144,9 @@ class Deadline:
         clock = self._clock
 
         async def deadline(call: Call) -> Response:
-            if call.deadline is None:
-                call.deadline = clock() + total
+            end = clock() + total
+            if call.deadline is None or end < call.deadline:
+                call.deadline = end
             return await inner(call)
 
         return deadline

@@ -113,13 +113,16 @@ class Pipeline:
         accept: str = "application/json",
         max_body: int | None = None,
         resource: str | None = None,
+        deadline: float | None = None,
     ) -> Response:
         """Send ``method path`` (below the resource root) through the whole chain.
 
         The breaker's :meth:`door` is the caller's to ask first (the :class:`Runner` does, before
         it reads the image). ``query``: the query string already encoded (instead of ``params``). ``resource`` pins
         every attempt to the resource with that root URL (as a Response's ``resource`` names it);
-        ``max_body`` caps the response body (default: the JSON cap).
+        ``max_body`` caps the response body (default: the JSON cap). ``deadline`` (on the client's
+        clock) ends the call no later than that, as the total timeout does (the earlier one holds):
+        a Read's submit and polls share the Read's one deadline this way.
         """
         call = Call(
             operation,
@@ -135,6 +138,8 @@ class Pipeline:
         )
         if self._deadline_at_once is not None:
             call.deadline = self._clock() + self._deadline_at_once
+        if deadline is not None and (call.deadline is None or deadline < call.deadline):
+            call.deadline = deadline
         return await self.handle(call)
 
     @property

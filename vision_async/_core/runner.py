@@ -78,11 +78,13 @@ class Runner:
         accept: str = "application/json",
         max_body: int | None = None,
         resource: str | None = None,
+        deadline: float | None = None,
     ) -> Response:
         """Send ``method path?query`` with ``image`` as its body (none without one).
 
         ``resource`` pins every attempt to one resource (a Read is polled where it was accepted);
-        ``max_body`` caps the answer (default: the JSON cap).
+        ``max_body`` caps the answer (default: the JSON cap); ``deadline`` (on the client's clock)
+        ends the call no later than that (a Read's submit and polls share one).
         """
         self.check_open()
         pipeline = self.pipeline
@@ -103,4 +105,5 @@ class Runner:
             accept=accept,
             max_body=max_body,
             resource=resource,
+            deadline=deadline,
         )

@@ -38,7 +38,9 @@ from .._errors import (
     ClientClosedError,
     ResponseTooLargeError,
     VisionError,
+    redact_error,
 )
+from .._secrets import Redactor
 from .foreign import describe, translate_exception
 
 __all__ = [
@@ -217,10 +219,11 @@ def translate_failure(exc: Exception, request: OutgoingRequest, *, closed: bool 
     if mapped is None:
         return None
     scrub_traceback(exc)
-    secrets = [value for _, value in request.headers if not isinstance(value, str)]
+    secrets = [value.reveal() for _, value in request.headers if not isinstance(value, str)]
     if secrets:
+        redact = Redactor(secrets)
         for error in [mapped, *_chain(exc)]:
-            _redact(error, secrets)
+            redact_error(error, redact)
     return mapped
 
 
@@ -231,28 +234,6 @@ def _chain(exc: BaseException) -> list[BaseException]:
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain
-
-
-def _redact(exc: BaseException, secrets: list[Revealable]) -> None:
-    """Replace the secrets in an exception's text (its args and a ``message``/``msg`` attribute)."""
-
-    def clean(value: object) -> object:
-        if isinstance(value, str | bytes | bytearray):
-            for secret in secrets:
-                if isinstance(value, str):
-                    value = value.replace(secret.reveal(), "***")
-                else:
-                    value = bytes(value).replace(secret.reveal().encode("latin-1", "replace"), b"***")
-        return value
-
-    try:
-        exc.args = tuple(clean(arg) for arg in exc.args)
-        for name in ("message", "msg"):
-            value = getattr(exc, name, None)
-            if isinstance(value, str):
-                setattr(exc, name, clean(value))
-    except (AttributeError, TypeError):  # a read-only attribute: leave that one exception be
-        pass
 
 
 def send_failure(exc: Exception, request: OutgoingRequest, *, closed: bool = False) -> Exception:

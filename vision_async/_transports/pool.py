@@ -25,6 +25,7 @@ import os
 import ssl
 import sys
 import time
+from collections.abc import AsyncGenerator
 from urllib.parse import urlsplit
 
 import anyio
@@ -94,6 +95,7 @@ class PoolTransport:
         self._ssl_context: ssl.SSLContext | None = verify if isinstance(verify, ssl.SSLContext) else None
         self._slots: anyio.Semaphore | None = None  # made on first use, inside the event loop
         self._loop: object = None  # that event loop (asyncio loop or trio token)
+        self._loop_watch: AsyncGenerator[None, None] | None = None  # closes its connections when it ends
         self._on_asyncio = False
         self._idle: dict[_Origin, list[Connection]] = {}
         self._busy: set[Connection] = set()
@@ -128,7 +130,7 @@ class PoolTransport:
         origin, host = known
         slots = self._slots
         if slots is None or self._loop is not _current_loop():
-            slots = self._start_in_this_loop()
+            slots = await self._start_in_this_loop()
         try:
             if self._on_asyncio:  # asyncio's own timeout: a fifth of the cost of an anyio cancel scope
                 async with asyncio.timeout(request.timeout), slots:
@@ -172,18 +174,38 @@ class PoolTransport:
             self._httpx = HttpxTransport(httpx.AsyncHTTPTransport(limits=limits, verify=self._verify), owned=True)
         return self._httpx
 
-    def _start_in_this_loop(self) -> anyio.Semaphore:
-        """First use, or first use in another event loop (``asyncio.run`` twice with one client):
-        connections of a previous loop cannot be used (nor closed) from this one; drop them."""
-        if self._loop is not None:
-            logger.debug("the pool is used in a new event loop; dropping %d connections of the old one", self._open)
+    async def _start_in_this_loop(self) -> anyio.Semaphore:
+        """First use, or first use in another event loop (``asyncio.run`` twice with one client).
+
+        Connections belong to the loop that opened them and can be closed only there, so each loop
+        gets a watch that closes them when that loop ends (see :meth:`_watch_loop`).
+        """
+        if self._open:  # only when the old loop ended without finalizing its async generators
+            logger.warning(
+                "the pool is used in a new event loop; %d connections of the old one were left open "
+                "(that loop ended without finalizing async generators: close the client in the loop that used it)",
+                self._open,
+            )
             self._idle.clear()
             self._busy.clear()
             self._open = self._idle_count = 0
         self._loop = _current_loop()
         self._on_asyncio = isinstance(self._loop, asyncio.AbstractEventLoop)
         self._slots = anyio.Semaphore(self._max, fast_acquire=True)
+        self._loop_watch = self._watch_loop()
+        await self._loop_watch.__anext__()
         return self._slots
+
+    async def _watch_loop(self) -> AsyncGenerator[None, None]:
+        """Stays suspended for the life of the loop it was started in. asyncio and trio close a
+        suspended async generator when its loop ends (``asyncio.run``, ``asyncio.Runner``,
+        ``anyio.run``, ``trio.run``), which closes the pool's connections of that loop, in it."""
+        loop = self._loop
+        try:
+            yield
+        finally:
+            if self._loop is loop:
+                await self._close_connections()
 
     def _origin(self, prefix: str) -> tuple[_Origin, bytes]:
         parts = urlsplit(prefix)
@@ -270,6 +292,9 @@ class PoolTransport:
         self._closed = True
         if self._httpx is not None:
             await self._httpx.aclose()
+        await self._close_connections()
+
+    async def _close_connections(self) -> None:
         connections = [c for stack in self._idle.values() for c in stack] + list(self._busy)
         self._idle.clear()
         self._busy.clear()

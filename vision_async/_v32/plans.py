@@ -79,6 +79,15 @@ def _service_language(language: object, operation: str) -> str:
     return check_language(language, SERVICE_LANGUAGES, operation)
 
 
+def _typed(value: object) -> object:
+    """``value`` as a plan-cache key part that tells apart equal values of different types (``1``, ``True``)."""
+    if isinstance(value, tuple):
+        return type(value), tuple(_typed(item) for item in value)
+    if isinstance(value, frozenset):
+        return type(value), frozenset(_typed(item) for item in value)
+    return type(value), value
+
+
 def check_read_timeout(timeout: object) -> float:
     """A Read's own deadline: a number of seconds > 0."""
     if not is_number(timeout) or timeout <= 0:
@@ -272,7 +281,7 @@ class PlanCache:
         self._plans: dict[tuple[Any, ...], Plan] = {}
 
     def get(self, operation: str, **options: Any) -> Plan:
-        key = (operation, *((name, type(value), value) for name, value in options.items()))
+        key = (operation, *((name, _typed(value)) for name, value in options.items()))
         try:
             plan = self._plans.get(key)
         except TypeError:  # an unhashable option value

@@ -66,10 +66,13 @@ class ReadPoller:
         self._sleep = sleep
         self._wall_clock = wall_clock
 
-    async def get(self, operation_id: str, *, resource: str | None = None) -> tuple[ReadOperationResult, float | None]:
+    async def get(
+        self, operation_id: str, *, resource: str | None = None, deadline: float | None = None
+    ) -> tuple[ReadOperationResult, float | None]:
         """One poll: the operation's state and the Retry-After the service sent with it.
 
-        ``resource`` pins the poll to the resource that accepted the operation.
+        ``resource`` pins the poll to the resource that accepted the operation; ``deadline`` (on
+        the client's clock) bounds the poll with its retries.
         """
         op_id = check_operation_id(operation_id)
         response: Response = await self._runner.send(
@@ -78,21 +81,24 @@ class ReadPoller:
             f"{API_PATH}/read/analyzeResults/{quote(op_id, safe='')}",
             max_body=self._max_body,
             resource=resource,
+            deadline=deadline,
         )
         from .ocr_models import ReadOperationResult
 
         result = response.parse(ReadOperationResult, "get_read_result")
         return result, parse_retry_after(response.headers, None, now=self._wall_clock)
 
-    async def wait(self, operation_id: str, *, timeout: float, resource: str | None = None) -> ReadOperationResult:
-        """Poll until succeeded (returned) or failed (:class:`ReadOperationFailedError`)."""
+    async def wait(
+        self, operation_id: str, *, deadline: float, timeout: float, resource: str | None = None
+    ) -> ReadOperationResult:
+        """Poll until succeeded (returned) or failed (:class:`ReadOperationFailedError`), within
+        ``deadline`` on the client's clock (the Read's ``timeout`` seconds, for the message)."""
         from .ocr_models import OperationStatus
 
-        deadline = self._clock() + timeout
         polls = 0
         backoff = FIRST_POLL_WAIT
         while True:
-            result, retry_after = await self.get(operation_id, resource=resource)
+            result, retry_after = await self.get(operation_id, resource=resource, deadline=deadline)
             polls += 1
             if result.status is OperationStatus.SUCCEEDED:
                 logger.debug("read %s succeeded after %d polls", operation_id, polls)

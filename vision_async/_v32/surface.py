@@ -10,12 +10,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from .._core.endpoint import API_PATH
 from .._core.images import ImageInput, ImageKind, sniff_format
 from .._core.runner import Runner
-from .._errors import APITimeoutError, ResponseValidationError
+from .._errors import ResponseValidationError
 from .features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
 from .plans import Plan, PlanCache, plan_for
 from .read import ReadPoller, check_operation_id, operation_id_from_location
@@ -55,7 +53,7 @@ class ImageAnalysisV32:
 
     # -- running a plan ------------------------------------------------------------------------
 
-    def _send(self, plan: Plan, image: ImageInput) -> Awaitable[Response]:
+    def _send(self, plan: Plan, image: ImageInput, *, deadline: float | None = None) -> Awaitable[Response]:
         """The runner's send of ``plan`` on ``image`` (a plain function: no coroutine frame of its own)."""
         runner = self._runner
         return runner.send(
@@ -68,6 +66,7 @@ class ImageAnalysisV32:
             expect=plan.expect,
             accept=plan.accept,
             max_body=getattr(runner.response_limits, plan.body_cap),
+            deadline=deadline,
         )
 
     async def run(self, plan: Plan, image: ImageInput) -> Any:
@@ -84,8 +83,8 @@ class ImageAnalysisV32:
             )
         return response.content
 
-    async def _begin_read(self, plan: Plan, image: ImageInput) -> str:
-        response = await self._send(plan, image)
+    async def _begin_read(self, plan: Plan, image: ImageInput, *, deadline: float | None = None) -> str:
+        response = await self._send(plan, image, deadline=deadline)
         operation_id = operation_id_from_location(response.headers.get("operation-location"), response.request_id)
         resources = self._read_resources
         resources[operation_id] = response.resource
@@ -94,19 +93,14 @@ class ImageAnalysisV32:
         return operation_id
 
     async def _run_read(self, plan: Plan, image: ImageInput) -> ReadOperationResult:
+        """Submit and poll within one deadline on the client's clock: every request (and retry
+        wait) of the Read is cut to what is left of it, as a call's total timeout is."""
         budget: float = plan.extra.get("timeout", self._read_timeout)
-        clock = self._runner.clock
-        start = clock()
-        try:
-            with anyio.fail_after(budget):
-                operation_id = await self._begin_read(plan, image)
-                return await self._poller.wait(
-                    operation_id,
-                    timeout=budget - (clock() - start),
-                    resource=self._read_resources.get(operation_id),
-                )
-        except TimeoutError as exc:
-            raise APITimeoutError(f"read: no result within {budget}s") from exc
+        deadline = self._runner.clock() + budget
+        operation_id = await self._begin_read(plan, image, deadline=deadline)
+        return await self._poller.wait(
+            operation_id, deadline=deadline, timeout=budget, resource=self._read_resources.get(operation_id)
+        )
 
     def bind(self, operation: str, options: Mapping[str, Any]) -> Callable[[ImageInput], Awaitable[Any]]:
         """Validate once; return a coroutine function running ``operation`` on one image."""
