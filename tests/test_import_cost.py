@@ -38,7 +38,9 @@ def imported_after(code: str) -> set[str]:
 def test_import_vision_async_defers_what_only_some_calls_need() -> None:
     loaded = imported_after("import vision_async")
     assert "vision_async._client" in loaded  # the import did happen
-    assert loaded.isdisjoint(DEFERRED), sorted(loaded & set(DEFERRED))
+    # what anyio imports itself is not ours to defer (before anyio 4.15 `import anyio` loads ssl)
+    ours = set(DEFERRED) - imported_after("import anyio")
+    assert loaded.isdisjoint(ours), sorted(loaded & ours)
 
 
 def test_every_public_name_still_resolves_after_a_light_import() -> None:

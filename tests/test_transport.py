@@ -40,7 +40,7 @@ def _exception_classes(*modules: ModuleType) -> list[type[BaseException]]:
     found: dict[str, type[BaseException]] = {}
     for module in modules:
         for name in dir(module):
-            obj = getattr(module, name)
+            obj = getattr(module, name, None)  # some releases list names in dir() that they cannot give
             if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__.startswith(module.__name__):
                 found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return [found[key] for key in sorted(found)]
