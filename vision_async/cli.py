@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 
-from . import VisionClient, VisionError, _cli_batch
+from . import VisionClient, VisionError, _cli_batch, _cli_search
 from ._cli_client import UsageError, add_client_arguments, make_client
 from ._cli_draw import DRAWABLE_COMMANDS, add_draw_option, draw_to_file, output_path
 from ._cli_v4 import V4_HELP, configure_v4, render_v4, v4_operation
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-rate", type=float, default=0.0, help="probability of dropping the connection mid-answer")
     p.add_argument("--seed", type=int, default=None, help="seed for random faults")
     _cli_batch.add_parser(sub)
+    _cli_search.add_parser(sub)
     return parser
 
 
@@ -273,7 +274,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
     print(
         f"vision-async emulator: serving Computer Vision v3.2 on http://{args.host}:{args.port}/vision/v3.2 "
-        f"and Image Analysis 4.0 on http://{args.host}:{args.port}/computervision/imageanalysis:analyze",
+        f"and Image Analysis 4.0 on http://{args.host}:{args.port}/computervision/ (imageanalysis:analyze, "
+        "retrieval:vectorizeImage, retrieval:vectorizeText)",
         file=sys.stderr,
     )
     serve(emulator, host=args.host, port=args.port)
@@ -288,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "batch":
             return _cli_batch.run(args)
+        if args.command == "search":
+            return _cli_search.run(args)
         client = make_client(args, timeout=args.timeout)
         return anyio.run(_run, args, client)
     except UsageError as exc:
