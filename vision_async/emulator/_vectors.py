@@ -75,9 +75,33 @@ def _cell(c: int, row: int, col: int) -> int:
     return _LAYOUT + c * _GRID * _GRID + row * _GRID + col
 
 
-@functools.lru_cache(maxsize=8192)
-def _name(rgb: tuple[int, int, int]) -> int:
-    return _COLOURS[color_name(*rgb).lower()]
+@functools.lru_cache(maxsize=64)
+def _cells(w: int, h: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The grid cell (row * 3 + column) of each pixel of a ``w`` x ``h`` image, and each cell's pixel count."""
+    cell_of = tuple(
+        min(_GRID - 1, y * _GRID // h) * _GRID + min(_GRID - 1, x * _GRID // w) for y in range(h) for x in range(w)
+    )
+    counts = Counter(cell_of)
+    return cell_of, tuple(counts[i] for i in range(_GRID * _GRID))
+
+
+#: Palette index by the 3 bytes of a colour (filled as colours are met; bounded).
+_NAMES: dict[bytes, int] = {}
+
+
+def _names(raw: bytes) -> list[int]:
+    """The palette index of each RGB pixel of ``raw``."""
+    names = _NAMES
+    if len(names) > 65536:
+        names.clear()
+    out = []
+    for i in range(0, len(raw), 3):
+        rgb = raw[i : i + 3]
+        c = names.get(rgb)
+        if c is None:
+            c = names[rgb] = _COLOURS[color_name(rgb[0], rgb[1], rgb[2]).lower()]
+        out.append(c)
+    return out
 
 
 def _regions(names: list[int], w: int, h: int, background: int) -> Iterable[tuple[int, int, int, int, int, int]]:
@@ -119,20 +143,15 @@ def image_features(data: bytes) -> dict[int, float]:
     img.thumbnail((_SIDE, _SIDE))
     w, h = img.size
     raw = img.tobytes()
-    names = [_name((raw[i], raw[i + 1], raw[i + 2])) for i in range(0, len(raw), 3)]
+    names = _names(raw)
     total = w * h
     features: dict[int, float] = {}
     for c, n in Counter(names).items():
         features[c] = math.sqrt(n / total)
-    cells: Counter[tuple[int, int, int]] = Counter()
-    for i, c in enumerate(names):
-        cells[(c, min(_GRID - 1, (i // w) * _GRID // h), min(_GRID - 1, (i % w) * _GRID // w))] += 1
-    cell_pixels = Counter(
-        (min(_GRID - 1, y * _GRID // h), min(_GRID - 1, x * _GRID // w)) for y in range(h) for x in range(w)
-    )
-    for (c, row, col), n in cells.items():
-        features[_cell(c, row, col)] = math.sqrt(n / cell_pixels[(row, col)]) / _GRID
-    border = [names[i] for i in range(total) if i % w in (0, w - 1) or i // w in (0, h - 1)]
+    cell_of, cell_pixels = _cells(w, h)
+    for (c, cell), n in Counter(zip(names, cell_of, strict=True)).items():
+        features[_LAYOUT + c * _GRID * _GRID + cell] = math.sqrt(n / cell_pixels[cell]) / _GRID
+    border = names[:w] + names[-w:] + names[::w] + names[w - 1 :: w]
     background = Counter(border).most_common(1)[0][0]
     shapes = [0.0] * len(SHAPES)
     for size, x0, y0, x1, y1, touches in _regions(names, w, h, background):
