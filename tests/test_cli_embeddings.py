@@ -239,7 +239,7 @@ def test_search_skips_failures_and_broken_lines(tmp_path: Path, capsys: pytest.C
 
 
 def test_search_refuses_files_without_vectors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A file with no vector, a missing file and a vector of another dimension: exit 2 with the reason."""
+    """No vector, a missing file, a vector of another dimension or of words: exit 2 with the reason."""
     empty = tmp_path / "e.jsonl"
     empty.write_text('{"key":"x","error":{}}\n')
     assert cli.main(["search", "red", str(empty)]) == 2
@@ -250,6 +250,10 @@ def test_search_refuses_files_without_vectors(tmp_path: Path, capsys: pytest.Cap
     short.write_text('{"key":"x","model_version":"2023-04-15","vector":[0.1,0.2]}\n')
     assert cli.main(["search", "red", str(short)]) == 2
     assert "2 dimensions; the query has 1024" in capsys.readouterr().err
+    words = tmp_path / "w.jsonl"
+    words.write_text(json.dumps({"key": "x", "model_version": "2023-04-15", "vector": ["red"] * 1024}) + "\n")
+    assert cli.main(["search", "red", str(words)]) == 2
+    assert "w.jsonl:1: the vector holds something that is not a number" in capsys.readouterr().err
 
 
 def test_chunked_top_k_equals_a_full_sort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,9 +5,9 @@
     vision-async search "a red bicycle" vectors.jsonl [more.jsonl ...] [--top 10] [--json]
 
 The query is vectorized with the model version of the files' vectors (``--model-version`` must
-agree), then the files are streamed: lines are read and parsed into chunks of
-:data:`CHUNK_ROWS` vectors, each chunk is one float32 numpy matrix, scored by cosine similarity
-with one matrix product, and only the best ``--top`` are kept. Memory is a chunk and the top
+agree), then the files are streamed: each line is parsed into a row of a float32 numpy matrix of
+:data:`CHUNK_ROWS` rows, each full matrix is scored by cosine similarity with one matrix product,
+and only the best ``--top`` are kept. Memory is a chunk and the top
 list, whatever the number of vectors. Lines without a vector (failures) are skipped, a broken
 line (a crash's) too; a vector of another model version or another dimension refuses the search
 (exit 2): such vectors are not comparable. Exit codes: 0 found, 1 the query failed, 2 usage.
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CHUNK_ROWS", "Found", "Scan", "add_parser", "first_model_version", "run", "scan"]
 
-#: Vectors parsed and scored at a time (1024 float32 numbers each: 16 MB of matrix per chunk).
+#: Vectors parsed and scored at a time: each line's numbers go straight into a row of one float32
+#: matrix (1024 numbers: 16 MB per chunk), so no more than one line's Python floats live at once.
 CHUNK_ROWS = 4096
 DEFAULT_TOP = 10
 
@@ -140,19 +141,15 @@ def scan(paths: Sequence[Path], query: Sequence[float], model_version: str, *, t
     best = _TopK(np, top)
     result = Scan()
     broken = [0]
-    rows: list[Any] = []
+    chunk = np.empty((CHUNK_ROWS, dimensions), dtype=np.float32)  # one row per vector, reused
     keys: list[str] = []
 
     def flush() -> None:
-        try:
-            matrix = np.asarray(rows, dtype=np.float32)
-        except (ValueError, TypeError):
-            raise UsageError("a vector holds something that is not a number") from None
+        matrix = chunk[: len(keys)]
         norms = np.linalg.norm(matrix, axis=1)
         norms[norms == 0] = 1.0
         best.add((matrix @ q) / norms, list(keys))
-        result.vectors += len(rows)
-        rows.clear()
+        result.vectors += len(keys)
         keys.clear()
 
     for path in paths:
@@ -167,11 +164,14 @@ def scan(paths: Sequence[Path], query: Sequence[float], model_version: str, *, t
             if not isinstance(vector, list) or len(vector) != dimensions:
                 size = len(vector) if isinstance(vector, list) else type(vector).__name__
                 raise UsageError(f"{path}:{number}: a vector of {size} dimensions; the query has {dimensions}")
-            rows.append(vector)
+            try:
+                chunk[len(keys)] = vector
+            except (ValueError, TypeError):
+                raise UsageError(f"{path}:{number}: the vector holds something that is not a number") from None
             keys.append(str(record.get("key")))
-            if len(rows) >= CHUNK_ROWS:
+            if len(keys) == CHUNK_ROWS:
                 flush()
-    if rows:
+    if keys:
         flush()
     result.found = best.best()
     result.skipped = broken[0]
