@@ -8,6 +8,7 @@ import io
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -215,3 +216,15 @@ async def test_fault_injection_applies_to_both_routes(emulator: Emulator, client
         await client.v4.vectorize_image(png_bytes())
     assert emulator.stats.answered[("v4_vectorize_text", 429)] == 1
     assert emulator.stats.answered[("v4_vectorize_image", 500)] == 1
+
+
+async def test_over_a_real_socket_with_the_default_pool(vision_emulator_server: Any) -> None:
+    """Served by uvicorn on 127.0.0.1, both operations work through the client's own pool, URL and bytes alike."""
+    url = f"{vision_emulator_server.url}/images/shapes.png"
+    vision_emulator_server.emulator.add_url(url, (SAMPLES / "shapes.png").read_bytes())
+    async with VisionClient(vision_emulator_server.url, "key", allow_insecure_http=True) as client:
+        by_url = await client.v4.vectorize_image(url)
+        by_path = await client.v4.vectorize_image(SAMPLES / "shapes.png")
+        red = await client.v4.vectorize_text("red")
+    assert by_url.vector == by_path.vector and by_path.cosine(red) > 0.2
+    assert by_path.resource == vision_emulator_server.url

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 
-import anyio
 from PIL import Image
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,7 +28,7 @@ from ..v4._retrieval import (
     VECTORIZE_TEXT_PATH,
 )
 from ._pixels import InvalidImage, original_size
-from ._routes import INLINE_DECODE_BYTES, Handler, Routes
+from ._routes import Handler, Routes, decode_with
 from ._vectors import image_features, text_features, to_vector
 from ._wire import gateway_error, json_response
 from ._wire_v4 import V4Error, v4_errors
@@ -83,10 +82,7 @@ class RoutesRetrieval:
         cached = self._features.get(image.digest)
         if cached is None:
             try:
-                if len(image.data) > INLINE_DECODE_BYTES:
-                    cached = await anyio.to_thread.run_sync(_measure, image.data)
-                else:
-                    cached = _measure(image.data)
+                cached = await decode_with(_measure, image.data)
             except InvalidImage:
                 raise V4Error(400, "InvalidImageFormat", "Input data is not a valid image.") from None
             self._features[image.digest] = cached
