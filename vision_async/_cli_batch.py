@@ -45,15 +45,14 @@ import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._cli_batch_files import (
+    Entry,
     Previous,
     ResultWriter,
     UsageError,
-    check_inputs,
+    check_command,
     digest,
-    image_of,
     in_shard,
-    iter_keys,
-    iter_texts,
+    iter_entries,
     load_previous,
 )
 from ._cli_client import make_client as make_client_for
@@ -202,18 +201,6 @@ def operation_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- reading the inputs in a thread ----------------------------------------------------------
-
-
-Entry = tuple[str, Any]  # (key, the operation's input: an image path or URL, or a text)
-
-TEXT_OPERATION = "v4.vectorize_text"
-
-
-def iter_entries(args: argparse.Namespace) -> Iterator[Entry]:
-    """(key, input) of every input the command line names: texts for ``--texts``, else images."""
-    if args.texts is not None:
-        return iter_texts(args.texts)
-    return ((key, image_of(key)) for key in iter_keys(args.inputs, args.operation))
 
 
 class KeySource:
@@ -407,20 +394,6 @@ def summary(tally: Tally, previous: Previous, throttled: int, output: Path, inte
     if previous.failed_kept:
         lines.append(f"vision-async batch: {previous.failed_kept} earlier failure(s) kept (--no-retry-failed)")
     return "\n".join(lines)
-
-
-def check_command(args: argparse.Namespace) -> None:
-    """Refuse a command line whose inputs do not fit its operation, before anything starts."""
-    if args.operation == TEXT_OPERATION:
-        if args.texts is None or args.inputs:
-            raise UsageError("v4.vectorize_text takes its texts from --texts FILE (one a line), not INPUT arguments")
-        check_inputs([args.texts])
-        return
-    if args.texts is not None:
-        raise UsageError(f"--texts goes with --operation {TEXT_OPERATION}")
-    if not args.inputs:
-        raise UsageError("name at least one INPUT (a folder, a file of paths or URLs, an image, a URL or -)")
-    check_inputs(args.inputs)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ retry, repair). Embeddings are written as ``{"key", "operation", "model_version"
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import dataclasses
@@ -19,15 +20,20 @@ from ._core.images import sniff_format
 from ._errors import APIError, APIStatusError, VisionError
 from .batch import BatchItem
 from .v4._embedding import Embedding
+from .v4._retrieval import VECTORIZE_TEXT as TEXT_OPERATION
 
 __all__ = [
+    "TEXT_OPERATION",
+    "Entry",
     "Previous",
     "ResultWriter",
     "UsageError",
+    "check_command",
     "check_inputs",
     "digest",
     "image_of",
     "in_shard",
+    "iter_entries",
     "iter_keys",
     "iter_texts",
     "load_previous",
@@ -119,6 +125,29 @@ def iter_texts(source: str, stdin: IO[str] | None = None) -> Iterator[tuple[str,
                 yield key.strip(), rest
             else:
                 yield str(number), text
+
+
+Entry = tuple[str, Any]  # (key, the operation's input: an image path or URL, or a text)
+
+def iter_entries(args: argparse.Namespace) -> Iterator[Entry]:
+    """(key, input) of every input the command line names: texts for ``--texts``, else images."""
+    if args.texts is not None:
+        return iter_texts(args.texts)
+    return ((key, image_of(key)) for key in iter_keys(args.inputs, args.operation))
+
+
+def check_command(args: argparse.Namespace) -> None:
+    """Refuse a command line whose inputs do not fit its operation, before anything starts."""
+    if args.operation == TEXT_OPERATION:
+        if args.texts is None or args.inputs:
+            raise UsageError("v4.vectorize_text takes its texts from --texts FILE (one a line), not INPUT arguments")
+        check_inputs([args.texts])
+        return
+    if args.texts is not None:
+        raise UsageError(f"--texts goes with --operation {TEXT_OPERATION}")
+    if not args.inputs:
+        raise UsageError("name at least one INPUT (a folder, a file of paths or URLs, an image, a URL or -)")
+    check_inputs(args.inputs)
 
 
 def _lines(f: IO[str]) -> Iterator[str]:
