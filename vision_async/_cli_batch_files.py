@@ -129,6 +129,7 @@ def iter_texts(source: str, stdin: IO[str] | None = None) -> Iterator[tuple[str,
 
 Entry = tuple[str, Any]  # (key, the operation's input: an image path or URL, or a text)
 
+
 def iter_entries(args: argparse.Namespace) -> Iterator[Entry]:
     """(key, input) of every input the command line names: texts for ``--texts``, else images."""
     if args.texts is not None:
