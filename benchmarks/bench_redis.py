@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vision_async import RateLimit, VisionClient  # noqa: E402
-from vision_async._redis_scripts import TOKEN  # noqa: E402
 from vision_async._resilience.rate_limit import LocalTokenState, TokenState  # noqa: E402
 from vision_async._resilience.state import namespace_for  # noqa: E402
 from vision_async.redis import RedisCoordination  # noqa: E402
+from vision_async.redis._scripts import TOKEN  # noqa: E402
 
 ENDPOINT = "https://bench.cognitiveservices.azure.com"
 IMAGE_URL = "https://example.com/house.jpg"

@@ -18,10 +18,10 @@ from vision_async import (
     RetryPolicy,
     ServiceUnavailableError,
     VisionClient,
-    _cli_batch,
     cli,
 )
 from vision_async.batch import DEFAULT_PATIENCE, Batch, turned_away_for
+from vision_async.cli import _batch as _cli_batch
 from vision_async.testing import VirtualClock, json_response
 
 from .conftest import png_bytes

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vision_async._cli_batch_files import UsageError
-from vision_async._cli_client import add_client_arguments, make_client
+from vision_async.cli._batch_files import UsageError
+from vision_async.cli._client_args import add_client_arguments, make_client
 
 
 def parse(*argv: str) -> argparse.Namespace:

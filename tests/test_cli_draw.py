@@ -12,9 +12,9 @@ from PIL import Image
 
 from tests.conftest import png_bytes
 from vision_async import cli
-from vision_async._cli_draw import COLORS, Shape, draw, output_path, shapes_of
 from vision_async._v32.models import AreaOfInterestResult, DetectResult, ImageAnalysis
 from vision_async._v32.ocr_models import OcrResult, ReadOperationResult
+from vision_async.cli._draw import COLORS, Shape, draw, output_path, shapes_of
 from vision_async.v4 import ImageAnalysisResult
 
 SAMPLES = Path(__file__).parent.parent / "samples"

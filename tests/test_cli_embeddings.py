@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from vision_async import _cli_search, cli
-from vision_async._cli_batch_files import iter_texts
+from vision_async import cli
+from vision_async.cli import _search as _cli_search
+from vision_async.cli._batch_files import iter_texts
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 NAMES = ("landscape.jpg", "shapes.png", "sign.png")

@@ -34,13 +34,16 @@ def ok(name: str = "tag_image") -> ScriptedTransport:
 # -- configuration -------------------------------------------------------------------------
 
 
-def test_endpoint_and_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_endpoint_and_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """VISION_ENDPOINT and VISION_KEY are used when no arguments are given."""
     monkeypatch.setenv("VISION_ENDPOINT", "https://env.cognitiveservices.azure.com/")
     monkeypatch.setenv("VISION_KEY", "env-key")
-    client = VisionClient(transport=ok())
-    assert client.endpoint == "https://env.cognitiveservices.azure.com"
-    assert client._base_url == "https://env.cognitiveservices.azure.com/vision/v3.2"
+    transport = ok()
+    async with VisionClient(transport=transport) as client:
+        assert client.endpoint == "https://env.cognitiveservices.azure.com"
+        await client.tag(URL)
+    assert str(transport.requests[0].url).startswith("https://env.cognitiveservices.azure.com/vision/v3.2/tag?")
+    assert transport.requests[0].headers["ocp-apim-subscription-key"] == "env-key"
 
 
 def test_missing_endpoint_or_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,23 +83,27 @@ async def test_endpoint_must_be_https_unless_loopback(endpoint: str, allowed: bo
     assert str(sent).startswith(endpoint.rstrip("/") + "/vision/v3.2/tag")
 
 
-def test_insecure_http_needs_an_explicit_opt_in() -> None:
+async def test_insecure_http_needs_an_explicit_opt_in() -> None:
     """allow_insecure_http=True permits a non-loopback http endpoint."""
-    client = VisionClient("http://vision.internal", "k", transport=ok(), allow_insecure_http=True)
-    assert client._base_url == "http://vision.internal/vision/v3.2"
+    transport = ok()
+    async with VisionClient("http://vision.internal", "k", transport=transport, allow_insecure_http=True) as client:
+        await client.tag(URL)
+    assert str(transport.requests[0].url).startswith("http://vision.internal/vision/v3.2/tag?")
 
 
-def test_endpoint_with_api_path_is_not_doubled() -> None:
+async def test_endpoint_with_api_path_is_not_doubled() -> None:
     """An endpoint that already ends with /vision/v3.2 is used as is."""
-    client = VisionClient("https://x.example.com/vision/v3.2/", "k", transport=ok())
-    assert client._base_url == "https://x.example.com/vision/v3.2"
+    transport = ok()
+    async with VisionClient("https://x.example.com/vision/v3.2/", "k", transport=transport) as client:
+        await client.tag(URL)
+    assert str(transport.requests[0].url).startswith("https://x.example.com/vision/v3.2/tag?")
 
 
 def test_repr_hides_the_key() -> None:
-    """The client's repr shows the endpoint and never the key."""
+    """The client's repr (and its surfaces' and statistics') show the endpoint and never the key."""
     client = VisionClient(ENDPOINT, KEY, transport=ok())
     assert KEY not in repr(client) and ENDPOINT in repr(client)
-    assert KEY not in repr(client._pipeline._auth)
+    assert KEY not in repr(client.v4) and KEY not in repr(client.stats())
 
 
 async def test_closed_client_is_a_clear_error(make_client: Callable[..., VisionClient]) -> None:
@@ -340,7 +347,7 @@ async def test_bearer_token_credential_is_sent_and_refreshed(make_client: Callab
     assert [r.headers["authorization"] for r in transport.requests] == ["Bearer tok-1", "Bearer tok-2", "Bearer tok-2"]
     assert credential.calls[0] == ("https://cognitiveservices.azure.com/.default",)
     assert "ocp-apim-subscription-key" not in transport.requests[0].headers
-    assert "tok-" not in repr(client) and "tok-" not in repr(client._pipeline._auth)
+    assert "tok-" not in repr(client) and "tok-" not in repr(client.v4) and "tok-" not in repr(client.stats())
 
 
 def test_key_and_credential_together_is_an_error() -> None:

@@ -218,7 +218,7 @@ async def test_repeated_options_are_validated_once(
     make_client: Callable[..., VisionClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same hashable options reuse one validated plan; unhashable ones (lists) still work."""
-    import vision_async._v32.operations as operations
+    import vision_async._v32.plans as operations
 
     checks = 0
     real = operations.check_model_version

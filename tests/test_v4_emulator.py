@@ -305,4 +305,4 @@ async def test_faults_can_be_set_on_the_v4_route() -> None:
     async with VisionClient("https://e.test", "k", transport=EmulatorTransport(em), retry=None) as client:
         with pytest.raises(InternalServerError):
             await client.v4.analyze(png_bytes(80, 80), features=[Feature.TAGS])
-        assert (await client.tag(png_bytes(80, 80))).tags is not None
+        assert [t.name for t in (await client.tag(png_bytes(80, 80))).tags]  # the 3.2 route still answers with tags

@@ -14,12 +14,14 @@ from ._errors import (
     CircuitOpenError,
     ClientClosedError,
     ConfigurationError,
+    CooldownTimeout,
     CredentialError,
     InternalServerError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RateLimitTimeout,
     ReadOperationFailedError,
     ResponseTooLargeError,
     ResponseValidationError,
@@ -30,8 +32,7 @@ from ._errors import (
 from ._events import BreakerState, BreakerStateChange, RetryEvent
 from ._policies import BreakerPolicy, ImageLimits, ResponseLimits, RetryPolicy
 from ._resilience.budget import RetryBudget
-from ._resilience.cooldown import CooldownTimeout
-from ._resilience.rate_limit import RateLimit, RateLimitTimeout
+from ._resilience.rate_limit import RateLimit
 from ._resilience.stats import ClientStats, ResourceStats
 from ._v32.features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
 from ._version import __version__

@@ -1,11 +1,10 @@
-"""VisionClient: configuration, lifecycle and composition; the v3.2 operations come from ``_v32``."""
+"""VisionClient: configuration, lifecycle and composition; its 3.2 methods delegate to ``_v32.surface``."""
 
 from __future__ import annotations
 
 import functools
 import sys
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -13,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._core.auth import TokenCredential
-from ._core.endpoint import API_PATH
 from ._core.images import ImageInput
 from ._core.pipeline import Lane, Lifecycle, Pipeline
 from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource
-from ._errors import ClientClosedError, ConfigurationError, InvalidInputError
+from ._core.runner import Runner
+from ._errors import ConfigurationError, InvalidInputError
 from ._events import BreakerState, OnBreakerStateChange, OnRetry
 from ._policies import (
     DEFAULT_MAX_CONNECTIONS,
@@ -36,13 +35,24 @@ from ._resilience.state import Coordination, LocalCoordination, namespace_for
 from ._resilience.stats import ClientStats, Counters, ResourceStats
 from ._secrets import Redactor
 from ._transports import Transport, make_transport
-from ._v32.operations import Plan, V32Operations
+from ._v32.features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
 from ._v32.read import DEFAULT_READ_TIMEOUT, ReadPoller
+from ._v32.surface import ImageAnalysisV32
 from ._version import __version__
 
 if TYPE_CHECKING:
     import httpx
 
+    from ._v32.models import (
+        AreaOfInterestResult,
+        DetectResult,
+        DomainModelResults,
+        ImageAnalysis,
+        ImageDescription,
+        ListModelsResult,
+        TagResult,
+    )
+    from ._v32.ocr_models import OcrResult, ReadOperationResult
     from .batch import Batch
     from .v4 import ImageAnalysisV4
 
@@ -60,7 +70,7 @@ DEFAULT_BATCH_CONCURRENCY = 32
 DEFAULT_BATCH_PATIENCE = 300.0
 
 
-class VisionClient(V32Operations):
+class VisionClient:
     """An async client for the Azure AI Vision Image Analysis REST API (v3.2, and 4.0 as ``client.v4``).
 
     ``endpoint`` and ``key`` default to the ``VISION_ENDPOINT`` and ``VISION_KEY`` environment
@@ -118,7 +128,6 @@ class VisionClient(V32Operations):
         if len(set(roots)) != len(roots):
             raise ConfigurationError("the same endpoint is given twice in resources=")
         auths = [r.auth() for r in chosen]
-        self._base_url = roots[0] + API_PATH
         self.endpoint = chosen[0].endpoint.strip().rstrip("/")
         for name, value in (("timeout", timeout), ("read_timeout", read_timeout)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
@@ -137,14 +146,9 @@ class VisionClient(V32Operations):
         ):
             raise ConfigurationError(f"max_concurrency must be an int >= 1 or None, got {max_concurrency!r}")
         self._auth_kind = "token" if chosen[0].credential is not None else "key"
-        self._limits = limits
-        self._response_limits = response_limits
-        self._read_timeout = float(read_timeout)
         self._clock = clock or time.monotonic
         self._sleep = sleep or anyio.sleep
         self._closed = False
-        self._read_resources: OrderedDict[str, str | None] = OrderedDict()
-        self._plans: dict[tuple[Any, ...], Plan] = {}
         self._coordination: Coordination = coordination if coordination is not None else LocalCoordination()
         self._transport: Transport = make_transport(transport, max_connections=max_connections)
         counters = Counters()
@@ -215,13 +219,15 @@ class VisionClient(V32Operations):
             clock=self._clock,
             default_max_body=response_limits.json_bytes,
         )
-        self._poller = ReadPoller(
-            self._pipeline,
+        self._runner = Runner(self._pipeline, limits=limits, response_limits=response_limits, clock=self._clock)
+        poller = ReadPoller(
+            self._runner,
             clock=self._clock,
             sleep=self._sleep,
             wall_clock=time.time,
             max_body=response_limits.read_bytes,
         )
+        self._v32 = ImageAnalysisV32(self._runner, read_timeout=float(read_timeout), poller=poller)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -296,8 +302,134 @@ class VisionClient(V32Operations):
         return f"VisionClient(endpoint={self.endpoint!r}, auth={self._auth_kind}, {state})"
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise ClientClosedError("this VisionClient is closed; create a new one")
+        self._lifecycle.check()
+
+    # -- the 3.2 operations (delegated to the v3.2 surface) ---------------------------------------
+
+    async def analyze(
+        self,
+        image: ImageInput,
+        *,
+        features: Iterable[VisualFeature | str] | VisualFeature | str | None = None,
+        details: Iterable[Detail | str] | Detail | str = (),
+        language: str = "en",
+        description_exclude: Iterable[DescriptionExclude | str] | DescriptionExclude | str = (),
+        model_version: str = "latest",
+    ) -> ImageAnalysis:
+        """Extract visual features. Without ``features`` the service returns categories only."""
+        return await self._v32.analyze(
+            image,
+            features=features,
+            details=details,
+            language=language,
+            description_exclude=description_exclude,
+            model_version=model_version,
+        )
+
+    async def tag(self, image: ImageInput, *, language: str = "en", model_version: str = "latest") -> TagResult:
+        """Tag the image with words for what it shows."""
+        return await self._v32.tag(image, language=language, model_version=model_version)
+
+    async def describe(
+        self,
+        image: ImageInput,
+        *,
+        max_candidates: int = 1,
+        language: str = "en",
+        description_exclude: Iterable[DescriptionExclude | str] | DescriptionExclude | str = (),
+        model_version: str = "latest",
+    ) -> ImageDescription:
+        """Describe the image in sentences, best first."""
+        return await self._v32.describe(
+            image,
+            max_candidates=max_candidates,
+            language=language,
+            description_exclude=description_exclude,
+            model_version=model_version,
+        )
+
+    async def detect(self, image: ImageInput, *, model_version: str = "latest") -> DetectResult:
+        """Find objects, with bounding boxes and their taxonomy parents."""
+        return await self._v32.detect(image, model_version=model_version)
+
+    async def list_models(self) -> ListModelsResult:
+        """The domain-specific models the service offers (celebrities, landmarks)."""
+        return await self._v32.list_models()
+
+    async def analyze_by_domain(
+        self, model: str, image: ImageInput, *, language: str = "en", model_version: str = "latest"
+    ) -> DomainModelResults:
+        """Recognize domain-specific content (``model`` as named by :meth:`list_models`)."""
+        return await self._v32.analyze_by_domain(model, image, language=language, model_version=model_version)
+
+    async def ocr(
+        self,
+        image: ImageInput,
+        *,
+        language: str = "unk",
+        detect_orientation: bool = True,
+        model_version: str = "latest",
+    ) -> OcrResult:
+        """Recognize printed text (the legacy synchronous OCR; prefer :meth:`read`)."""
+        return await self._v32.ocr(
+            image, language=language, detect_orientation=detect_orientation, model_version=model_version
+        )
+
+    async def generate_thumbnail(
+        self, image: ImageInput, width: int, height: int, *, smart_cropping: bool = False, model_version: str = "latest"
+    ) -> bytes:
+        """A thumbnail of ``width`` x ``height`` (1 to 1024 each), as image bytes."""
+        return await self._v32.generate_thumbnail(
+            image, width, height, smart_cropping=smart_cropping, model_version=model_version
+        )
+
+    async def area_of_interest(self, image: ImageInput, *, model_version: str = "latest") -> AreaOfInterestResult:
+        """The most important area of the image, for cropping."""
+        return await self._v32.area_of_interest(image, model_version=model_version)
+
+    async def begin_read(
+        self,
+        image: ImageInput,
+        *,
+        language: str | None = None,
+        pages: str | int | Iterable[str | int] | None = None,
+        reading_order: ReadingOrder | str = ReadingOrder.BASIC,
+        model_version: str = "latest",
+    ) -> str:
+        """Submit a Read operation and return its operation id (from ``Operation-Location``)."""
+        return await self._v32.begin_read(
+            image, language=language, pages=pages, reading_order=reading_order, model_version=model_version
+        )
+
+    async def get_read_result(self, operation_id: str) -> ReadOperationResult:
+        """The current state of a Read operation (one poll, on the resource that accepted it)."""
+        return await self._v32.get_read_result(operation_id)
+
+    async def read(
+        self,
+        image: ImageInput,
+        *,
+        language: str | None = None,
+        pages: str | int | Iterable[str | int] | None = None,
+        reading_order: ReadingOrder | str = ReadingOrder.BASIC,
+        model_version: str = "latest",
+        timeout: float | None = None,
+    ) -> ReadOperationResult:
+        """Submit a Read operation and poll it to completion.
+
+        Waits between polls as the service's ``Retry-After`` says, else 0.25 s doubling to 2 s.
+        Raises :class:`ReadOperationFailedError` when the operation fails, and
+        :class:`APITimeoutError` when it is not done within ``timeout`` seconds (default: the
+        client's ``read_timeout``).
+        """
+        return await self._v32.read(
+            image,
+            language=language,
+            pages=pages,
+            reading_order=reading_order,
+            model_version=model_version,
+            timeout=timeout,
+        )
 
     # -- the 4.0 surface and batches ---------------------------------------------------------
 
@@ -306,7 +438,7 @@ class VisionClient(V32Operations):
         """The Image Analysis 4.0 surface of this client (same transport, auth, flow control)."""
         from .v4 import ImageAnalysisV4
 
-        return ImageAnalysisV4(self)
+        return ImageAnalysisV4(self._runner, owner=self)
 
     def _bind(self, operation: str, options: Mapping[str, Any]) -> Callable[[ImageInput], Awaitable[Any]]:
         """Validate ``operation`` and its options once; return a coroutine function of one image.
@@ -319,7 +451,7 @@ class VisionClient(V32Operations):
         if operation.startswith("v4."):
             bound: Callable[[ImageInput], Awaitable[Any]] = self.v4._bind_operation(operation, options)
             return bound
-        return self._bind_v32(operation, options)
+        return self._v32.bind(operation, options)
 
     def batch(
         self,

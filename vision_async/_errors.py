@@ -46,12 +46,14 @@ __all__ = [
     "CircuitOpenError",
     "ClientClosedError",
     "ConfigurationError",
+    "CooldownTimeout",
     "CredentialError",
     "InternalServerError",
     "InvalidInputError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitTimeout",
     "ReadOperationFailedError",
     "ResponseTooLargeError",
     "ResponseValidationError",
@@ -122,6 +124,22 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """An attempt, or the whole call including retries, ran out of time."""
+
+
+class RateLimitTimeout(APITimeoutError):
+    """The next token would come after the call's deadline, so the call failed at once.
+
+    ``wait`` is how long the caller would have had to wait for its token (seconds; an estimate
+    when the token state is shared).
+    """
+
+    def __init__(self, message: str, *, wait: float) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
+class CooldownTimeout(APITimeoutError):
+    """The cool-down after a 429 lasts beyond the call's total deadline; nothing was sent."""
 
 
 class ResponseValidationError(APIError):

@@ -9,7 +9,6 @@ from ._errors import InvalidInputError
 from ._resilience.budget import RetryBudget
 
 __all__ = [
-    "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_TIMEOUT",
     "BreakerPolicy",
@@ -20,8 +19,6 @@ __all__ = [
 
 #: Seconds one attempt (connect, send, wait for and read the answer) may take.
 DEFAULT_TIMEOUT = 30.0
-#: Seconds to establish a connection, within the attempt timeout.
-DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Connections the default pool keeps open to the endpoint.
 DEFAULT_MAX_CONNECTIONS = 100
 

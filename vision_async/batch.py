@@ -38,21 +38,18 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._core.call import attempt_counter
-from ._errors import CircuitOpenError, InvalidInputError, RateLimitError, VisionError
-from ._resilience.cooldown import CooldownTimeout
-from ._resilience.rate_limit import RateLimitTimeout
-from ._v32.operations import OPERATIONS as _V32_OPERATIONS
+from ._errors import CircuitOpenError, CooldownTimeout, InvalidInputError, RateLimitError, RateLimitTimeout, VisionError
+from ._v32.plans import OPERATIONS as _V32_OPERATIONS
 from .v4._surface import OPERATIONS as _V4_OPERATIONS
 
 if TYPE_CHECKING:
-    from ._core.host import ClientHost
     from ._core.images import ImageInput
 
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_PATIENCE", "OPERATIONS", "Batch", "BatchItem", "BatchOutcomes"]
@@ -74,6 +71,14 @@ THROTTLE_WAIT = 1.0
 OPERATIONS = (*_V32_OPERATIONS, *_V4_OPERATIONS)
 
 BoundOperation = Callable[["ImageInput"], Awaitable[Any]]
+
+
+class Operations(Protocol):
+    """What a batch needs of its client: the operations bound by name, and whether it is open."""
+
+    def _bind(self, operation: str, options: Mapping[str, Any]) -> BoundOperation: ...
+
+    def _check_open(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +115,7 @@ class BatchItem:
 # -- binding the operation ---------------------------------------------------------------------
 
 
-def bind_operation(client: ClientHost, operation: object, options: Mapping[str, Any]) -> BoundOperation:
+def bind_operation(client: Operations, operation: object, options: Mapping[str, Any]) -> BoundOperation:
     """The operation as a coroutine function of one image, its name and options validated now.
 
     The client's ``_bind`` checks the options' names and values once (an unknown name or a bad
@@ -260,7 +265,7 @@ class Batch:
 
     def __init__(
         self,
-        client: ClientHost,
+        client: Operations,
         inputs: Iterable[Any] | AsyncIterable[Any],
         operation: str = "analyze",
         *,

@@ -38,8 +38,6 @@ class Auth(Protocol):
     callers that cannot carry a Secret (it is deprecated inside the library).
     """
 
-    async def header(self) -> tuple[str, str]: ...
-
     async def secret_header(self) -> tuple[str, Secret]: ...
 
     def ready_header(self) -> tuple[str, Secret] | None:
@@ -76,9 +74,6 @@ class KeyAuth:
         self._secret = secret if stripped == secret.reveal() else Secret(stripped)
         del stripped
         self._header = (KEY_HEADER, self._secret)
-
-    async def header(self) -> tuple[str, str]:
-        return (KEY_HEADER, self._secret.reveal())
 
     async def secret_header(self) -> tuple[str, Secret]:
         return self._header
@@ -137,10 +132,6 @@ class TokenAuth:
 
     def ready_header(self) -> tuple[str, Secret] | None:
         return ("Authorization", self._bearer) if self._bearer is not None and self._fresh() else None
-
-    async def header(self) -> tuple[str, str]:
-        name, secret = await self.secret_header()
-        return (name, secret.reveal())
 
     def secrets(self) -> tuple[str, ...]:
         current = (self._token,) if self._token is not None else ()

@@ -20,7 +20,6 @@ timeout is cut to what is left of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import anyio
 import anyio.lowlevel
@@ -49,13 +48,6 @@ __all__ = [
 # -- the whole pipeline ------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Settings:
-    total_timeout: float | None
-    max_concurrency: int | None
-    default_max_body: int | None
-
-
 class Pipeline:
     """Sends one logical call through the chain. Built once per client."""
 
@@ -72,12 +64,11 @@ class Pipeline:
         default_max_body: int | None = None,
     ) -> None:
         self.lanes = tuple(lanes)
-        self._auth = self.lanes[0].auth  # the first resource's (its repr is redacted)
         self.lifecycle = lifecycle
         self.counters = counters
         self.retrier = retrier
         self.router = Router(self.lanes, lifecycle)
-        self.settings = _Settings(total_timeout, max_concurrency, default_max_body)
+        self.default_max_body = default_max_body
         self._clock = clock
         self.bulkhead = Bulkhead(max_concurrency) if max_concurrency is not None else None
         # The total deadline starts once a call is past the concurrency limit. Without a limit
@@ -125,7 +116,8 @@ class Pipeline:
     ) -> Response:
         """Send ``method path`` (below the resource root) through the whole chain.
 
-        ``query``: the query string already encoded (instead of ``params``). ``resource`` pins
+        The breaker's :meth:`door` is the caller's to ask first (the :class:`Runner` does, before
+        it reads the image). ``query``: the query string already encoded (instead of ``params``). ``resource`` pins
         every attempt to the resource with that root URL (as a Response's ``resource`` names it);
         ``max_body`` caps the response body (default: the JSON cap).
         """
@@ -138,13 +130,11 @@ class Pipeline:
             content_type,
             expect,
             accept,
-            max_body if max_body is not None else self.settings.default_max_body,
+            max_body if max_body is not None else self.default_max_body,
             lane=self.lane_for(resource),
         )
         if self._deadline_at_once is not None:
             call.deadline = self._clock() + self._deadline_at_once
-        if self.may_refuse:
-            await self.door()
         return await self.handle(call)
 
     @property

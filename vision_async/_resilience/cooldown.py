@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from .._errors import APITimeoutError
+from .._errors import CooldownTimeout
 from .state import CooldownState
 
 __all__ = ["DEFAULT_COOLDOWN", "MAX_COOLDOWN", "MAX_RELEASE_SPREAD", "RELEASE_SPREAD", "Cooldown", "CooldownTimeout"]
@@ -29,10 +29,6 @@ MAX_COOLDOWN = 60.0
 RELEASE_SPREAD = 0.1
 #: ... but over no more than this many seconds.
 MAX_RELEASE_SPREAD = 1.0
-
-
-class CooldownTimeout(APITimeoutError):
-    """The cool-down after a 429 lasts beyond the call's total deadline; nothing was sent."""
 
 
 class Cooldown:

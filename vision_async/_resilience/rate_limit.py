@@ -47,7 +47,7 @@ from typing import ClassVar, Protocol
 
 import anyio
 
-from .._errors import APITimeoutError, InvalidInputError
+from .._errors import InvalidInputError, RateLimitTimeout
 
 __all__ = [
     "DEFAULT_BURST_SECONDS",
@@ -133,18 +133,6 @@ class RateLimit:
 
 RateLimit.F0 = RateLimit.per_minute(20)
 RateLimit.S1 = RateLimit(20.0)
-
-
-class RateLimitTimeout(APITimeoutError):
-    """The next token would come after the call's deadline, so the call failed at once.
-
-    ``wait`` is how long the caller would have had to wait for its token (seconds; an estimate
-    when the token state is shared).
-    """
-
-    def __init__(self, message: str, *, wait: float) -> None:
-        super().__init__(message)
-        self.wait = wait
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._errors import APIConnectionError, APIStatusError, VisionError
+from .._errors import APIConnectionError, APIStatusError, CooldownTimeout, RateLimitTimeout, VisionError
 from .._events import OnRetry, RetryEvent, call_hook
 from .._policies import RetryPolicy
-from .cooldown import CooldownTimeout
-from .rate_limit import RateLimitTimeout
 from .stats import Counters
 
 if TYPE_CHECKING:

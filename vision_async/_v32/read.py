@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from .._core.call import Response
 from .._core.endpoint import API_PATH
-from .._core.pipeline import Pipeline, Response
+from .._core.runner import Runner
 from .._errors import APITimeoutError, InvalidInputError, ReadOperationFailedError, ResponseValidationError
 from .._resilience.retry import parse_retry_after
 
@@ -52,14 +53,14 @@ class ReadPoller:
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        runner: Runner,
         *,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[object]],
         wall_clock: Callable[[], float],
         max_body: int | None = None,
     ) -> None:
-        self._pipeline = pipeline
+        self._runner = runner
         self._max_body = max_body
         self._clock = clock
         self._sleep = sleep
@@ -71,7 +72,7 @@ class ReadPoller:
         ``resource`` pins the poll to the resource that accepted the operation.
         """
         op_id = check_operation_id(operation_id)
-        response: Response = await self._pipeline.call(
+        response: Response = await self._runner.send(
             "get_read_result",
             "GET",
             f"{API_PATH}/read/analyzeResults/{quote(op_id, safe='')}",

@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core.call import encode_query
-from .._core.images import ImageInput, ImageKind, prepare_image
+from .._core.images import ImageInput, ImageKind
 from .._errors import InvalidInputError
 from ._embedding import Embedding
 
 if TYPE_CHECKING:
-    from .._core.host import ClientHost
+    from .._core.runner import Runner
 
 __all__ = [
     "DEFAULT_MODEL_VERSION",
@@ -98,43 +98,29 @@ def _finish(result: Embedding, model: str) -> Embedding:
     return result if result.model_version else dataclasses.replace(result, model_version=model)
 
 
-def bind_vectorize_image(client: ClientHost, options: Mapping[str, Any]) -> Vectorizer:
+def bind_vectorize_image(runner: Runner, options: Mapping[str, Any]) -> Vectorizer:
     """``vectorize_image(image)`` with ``options`` checked once (for the surface and batches)."""
     model, query = _query(options)
+    send = runner.send
 
     async def vectorize_image(image: ImageInput) -> Embedding:
-        client._check_open()
-        await client._pipeline.door()
-        limit = client._limits.max_retrieval_image_bytes
-        img = await prepare_image(image, kind=ImageKind.RETRIEVAL, max_bytes=limit)
-        response = await client._pipeline.call(
-            VECTORIZE_IMAGE,
-            "POST",
-            VECTORIZE_IMAGE_PATH,
-            query=query,
-            content=img.content,
-            content_type=img.content_type,
+        response = await send(
+            VECTORIZE_IMAGE, "POST", VECTORIZE_IMAGE_PATH, query=query, image=image, kind=ImageKind.RETRIEVAL
         )
         return _finish(response.parse(Embedding, VECTORIZE_IMAGE), model)
 
     return vectorize_image
 
 
-def bind_vectorize_text(client: ClientHost, options: Mapping[str, Any]) -> Vectorizer:
+def bind_vectorize_text(runner: Runner, options: Mapping[str, Any]) -> Vectorizer:
     """``vectorize_text(text)`` with ``options`` checked once (for the surface and batches)."""
     model, query = _query(options)
+    send = runner.send
 
     async def vectorize_text(text: str) -> Embedding:
-        client._check_open()
         body = text_body(check_text(text))
-        await client._pipeline.door()
-        response = await client._pipeline.call(
-            VECTORIZE_TEXT,
-            "POST",
-            VECTORIZE_TEXT_PATH,
-            query=query,
-            content=body,
-            content_type="application/json",
+        response = await send(
+            VECTORIZE_TEXT, "POST", VECTORIZE_TEXT_PATH, query=query, content=body, content_type="application/json"
         )
         return _finish(response.parse(Embedding, VECTORIZE_TEXT), model)
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._core.call import encode_query
-from .._core.images import ImageInput, ImageKind, prepare_image
+from .._core.images import ImageInput, ImageKind
 from .._errors import InvalidInputError
 from ._embedding import Embedding
 from ._models import ImageAnalysisResult
@@ -21,7 +21,7 @@ from ._retrieval import (
 )
 
 if TYPE_CHECKING:
-    from .._core.host import ClientHost
+    from .._core.runner import Runner
 
 __all__ = ["OPERATION", "OPERATIONS", "ImageAnalysisV4"]
 
@@ -39,13 +39,14 @@ class ImageAnalysisV4:
     Get it as ``client.v4``; it shares everything with the client it belongs to.
     """
 
-    __slots__ = ("_client",)
+    __slots__ = ("_owner", "_runner")
 
-    def __init__(self, client: ClientHost) -> None:
-        self._client = client
+    def __init__(self, runner: Runner, *, owner: object) -> None:
+        self._runner = runner
+        self._owner = owner  # the client, for the repr only
 
     def __repr__(self) -> str:
-        return f"ImageAnalysisV4({self._client!r})"
+        return f"ImageAnalysisV4({self._owner!r})"
 
     async def analyze(
         self,
@@ -88,19 +89,19 @@ class ImageAnalysisV4:
         sent (:class:`InvalidInputError`): JPEG, PNG, GIF, BMP, WEBP, ICO, TIFF or MPO, under
         ``ImageLimits.max_retrieval_image_bytes`` (20 MB), 10 x 10 to 16000 x 16000 pixels.
         """
-        return await bind_vectorize_image(self._client, {"model_version": model_version})(image)
+        return await bind_vectorize_image(self._runner, {"model_version": model_version})(image)
 
     async def vectorize_text(self, text: str, *, model_version: str = DEFAULT_MODEL_VERSION) -> Embedding:
         """The multimodal embedding of ``text`` (1 to 70 words), comparable with image vectors
         of the same ``model_version`` (see :meth:`vectorize_image`) by cosine similarity."""
-        return await bind_vectorize_text(self._client, {"model_version": model_version})(text)
+        return await bind_vectorize_text(self._runner, {"model_version": model_version})(text)
 
     def _bind_operation(self, operation: str, options: Mapping[str, Any]) -> Vectorizer | Analyzer:
         """The 4.0 ``operation`` (a name of :data:`OPERATIONS`) bound to ``options``, checked once."""
         if operation == VECTORIZE_IMAGE:
-            return bind_vectorize_image(self._client, options)
+            return bind_vectorize_image(self._runner, options)
         if operation == VECTORIZE_TEXT:
-            return bind_vectorize_text(self._client, options)
+            return bind_vectorize_text(self._runner, options)
         if operation == OPERATION:
             return self._bind(options)
         raise InvalidInputError(f"unknown operation {operation!r}; the 4.0 surface has {', '.join(OPERATIONS)}")
@@ -113,20 +114,10 @@ class ImageAnalysisV4:
         """
         params = check_options(options).params()
         query = encode_query(params)
-        client = self._client
+        send = self._runner.send
 
         async def analyze(image: ImageInput) -> ImageAnalysisResult:
-            client._check_open()
-            await client._pipeline.door()
-            img = await prepare_image(image, kind=ImageKind.V4, max_bytes=client._limits.max_v4_image_bytes)
-            response = await client._pipeline.call(
-                OPERATION,
-                "POST",
-                ANALYZE_PATH,
-                query=query,
-                content=img.content,
-                content_type=img.content_type,
-            )
+            response = await send(OPERATION, "POST", ANALYZE_PATH, query=query, image=image, kind=ImageKind.V4)
             return response.parse(ImageAnalysisResult, OPERATION)
 
         return analyze

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import InvalidInputError
-from ._v32.models import AreaOfInterestResult, BoundingRect, DetectResult, FaceRectangle, ImageAnalysis
-from ._v32.ocr_models import OcrResult, ReadOperationResult
-from .v4 import ImageAnalysisResult, ImageBoundingBox
+from .._errors import InvalidInputError
+from .._v32.models import AreaOfInterestResult, BoundingRect, DetectResult, FaceRectangle, ImageAnalysis
+from .._v32.ocr_models import OcrResult, ReadOperationResult
+from ..v4 import ImageAnalysisResult, ImageBoundingBox
 
 __all__ = [
     "COLORS",

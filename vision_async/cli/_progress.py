@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ._client import VisionClient
+    from .._client import VisionClient
 
 __all__ = ["PLAIN_PROGRESS_INTERVAL", "Progress", "Tally", "duration", "make_progress"]
 

@@ -44,7 +44,11 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._cli_batch_files import (
+from .._client import VisionClient
+from .._errors import VisionError
+from .._resilience.rate_limit import RateLimit
+from ..batch import DEFAULT_CONCURRENCY, DEFAULT_PATIENCE, OPERATIONS, _reraise
+from ._batch_files import (
     Entry,
     Previous,
     ResultWriter,
@@ -55,12 +59,8 @@ from ._cli_batch_files import (
     iter_entries,
     load_previous,
 )
-from ._cli_client import make_client as make_client_for
-from ._cli_progress import Progress, Tally, duration, make_progress
-from ._client import VisionClient
-from ._errors import VisionError
-from ._resilience.rate_limit import RateLimit
-from .batch import DEFAULT_CONCURRENCY, DEFAULT_PATIENCE, OPERATIONS, _reraise
+from ._client_args import make_client as make_client_for
+from ._progress import Progress, Tally, duration, make_progress
 
 __all__ = ["add_parser", "run"]
 
@@ -280,7 +280,7 @@ def make_client(args: argparse.Namespace) -> VisionClient:
         raise UsageError("--workers needs --redis")
     if args.redis is not None:
         try:
-            from .redis import RedisCoordination
+            from ..redis import RedisCoordination
         except ImportError:  # pragma: no cover - redis is in the dev extra
             raise UsageError("--redis needs the redis extra: pip install 'vision-async[redis]'") from None
         options["coordination"] = RedisCoordination(args.redis, workers=args.workers)
@@ -341,6 +341,12 @@ class _Run:
     async def main(self) -> None:
         args = self.args
         self.batch_scope = anyio.CancelScope()
+        inputs = self.inputs()
+        # The batch checks the operation's options now: a bad one ends the command before the
+        # output file is touched.
+        batch = self.client.batch(
+            inputs, args.operation, concurrency=args.concurrency, patience=args.patience, **operation_options(args)
+        )
         writer = ResultWriter(args.output, args.operation, args.thumbnail_dir)
         progress = make_progress(args.progress, self.tally, self.client)
         stop_count = (
@@ -349,18 +355,10 @@ class _Run:
             else None
         )
         try:
-            async with self.client, anyio.create_task_group() as tg, contextlib.aclosing(self.inputs()) as inputs:
+            async with self.client, anyio.create_task_group() as tg, contextlib.aclosing(inputs):
                 tg.start_soon(self.watch_signals)
                 tg.start_soon(self.tick, progress)
                 with self.batch_scope:
-                    options = operation_options(args)
-                    batch = self.client.batch(
-                        inputs,
-                        args.operation,
-                        concurrency=args.concurrency,
-                        patience=args.patience,
-                        **options,
-                    )
                     async with batch as outcomes:
                         async for item in outcomes:
                             if item.ok:

@@ -17,11 +17,12 @@ from typing import Any
 
 import anyio
 
-from . import VisionClient, VisionError, _cli_batch, _cli_search
-from ._cli_client import UsageError, add_client_arguments, make_client
-from ._cli_draw import DRAWABLE_COMMANDS, add_draw_option, draw_to_file, output_path
-from ._cli_v4 import V4_HELP, configure_v4, render_v4, v4_operation
-from ._core.endpoint import is_loopback_host
+from .. import VisionClient, VisionError
+from .._core.endpoint import is_loopback_host
+from . import _batch, _search
+from ._client_args import UsageError, add_client_arguments, make_client
+from ._draw import DRAWABLE_COMMANDS, add_draw_option, draw_to_file, output_path
+from ._v4 import V4_HELP, configure_v4, render_v4, v4_operation
 
 __all__ = ["main"]
 
@@ -92,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hang-rate", type=float, default=0.0, help="probability of never answering")
     p.add_argument("--drop-rate", type=float, default=0.0, help="probability of dropping the connection mid-answer")
     p.add_argument("--seed", type=int, default=None, help="seed for random faults")
-    _cli_batch.add_parser(sub)
-    _cli_search.add_parser(sub)
+    _batch.add_parser(sub)
+    _search.add_parser(sub)
     return parser
 
 
@@ -252,7 +253,7 @@ async def _run(args: argparse.Namespace, client: VisionClient) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .emulator import Emulator, serve
+    from ..emulator import Emulator, serve
 
     emulator = Emulator(key=args.emulator_key, seed=args.seed)
     settings: dict[str, Any] = {
@@ -289,9 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "emulator":
             return _serve(args)
         if args.command == "batch":
-            return _cli_batch.run(args)
+            return _batch.run(args)
         if args.command == "search":
-            return _cli_search.run(args)
+            return _search.run(args)
         client = make_client(args, timeout=args.timeout)
         return anyio.run(_run, args, client)
     except UsageError as exc:
@@ -305,7 +306,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._client import VisionClient
-from .v4 import Feature, ImageAnalysisResult, ImageBoundingBox
+from .._client import VisionClient
+from ..v4 import Feature, ImageAnalysisResult, ImageBoundingBox
 
 __all__ = ["DEFAULT_FEATURES", "V4_HELP", "configure_v4", "render_v4", "v4_operation"]
 

@@ -16,11 +16,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from ._core.images import sniff_format
-from ._errors import APIError, APIStatusError, VisionError
-from .batch import BatchItem
-from .v4._embedding import Embedding
-from .v4._retrieval import VECTORIZE_TEXT as TEXT_OPERATION
+from .._core.images import sniff_format
+from .._errors import APIError, APIStatusError, VisionError
+from ..batch import BatchItem
+from ..v4._embedding import Embedding
+from ..v4._retrieval import VECTORIZE_TEXT as TEXT_OPERATION
 
 __all__ = [
     "TEXT_OPERATION",

@@ -22,9 +22,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from . import RateLimit, Resource, VisionClient
-from ._cli_batch_files import UsageError
-from ._core.resource import ENV_ENDPOINT, ENV_KEY
+from .. import RateLimit, Resource, VisionClient
+from .._core.resource import ENV_ENDPOINT, ENV_KEY
+from ._batch_files import UsageError
 
 __all__ = ["EMULATOR_ENDPOINT", "UsageError", "add_client_arguments", "make_client"]
 
@@ -93,7 +93,7 @@ def make_client(args: argparse.Namespace, **options: Any) -> VisionClient:
             raise UsageError(f"missing {missing}")
         return VisionClient(endpoints[0], keys[0], **options)
     try:
-        from .emulator import Emulator, EmulatorTransport
+        from ..emulator import Emulator, EmulatorTransport
     except ImportError:
         raise UsageError(
             "no endpoint or key set, and the emulator is not installed: "

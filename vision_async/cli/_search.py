@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._cli_batch_files import UsageError
-from ._cli_client import make_client
-from ._errors import VisionError
+from .._errors import VisionError
+from ._batch_files import UsageError
+from ._client_args import make_client
 
 if TYPE_CHECKING:
     import numpy as np

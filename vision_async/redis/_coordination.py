@@ -52,16 +52,16 @@ import math
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigurationError
-from ._resilience.state import ResourceState
+from .._errors import ConfigurationError
+from .._resilience.state import ResourceState
 
 if TYPE_CHECKING:
     import redis as redis_py
 
-    from ._policies import BreakerPolicy
-    from ._redis_link import Link
-    from ._redis_state import Namespace
-    from ._resilience.rate_limit import RateLimit
+    from .._policies import BreakerPolicy
+    from .._resilience.rate_limit import RateLimit
+    from ._link import Link
+    from ._state import Namespace
 
 __all__ = [
     "DEFAULT_PROBE_TIMEOUT",
@@ -131,7 +131,7 @@ class RedisCoordination:
             from redis.backoff import NoBackoff
             from redis.retry import Retry
 
-            from ._redis_link import Link
+            from ._link import Link
         except ImportError as exc:
             raise ConfigurationError("RedisCoordination needs redis-py: pip install 'vision-async[redis]'") from exc
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -207,7 +207,7 @@ class RedisCoordination:
         breaker: BreakerPolicy | None,
     ) -> ResourceState:
         """The shared state of one resource (its keys under ``{prefix + namespace}``)."""
-        from ._redis_state import Namespace, RedisAdaptive, RedisBreakerStore, RedisCooldown, RedisTokens
+        from ._state import Namespace, RedisAdaptive, RedisBreakerStore, RedisCooldown, RedisTokens
 
         self._link.reopen()
         with self._lock:

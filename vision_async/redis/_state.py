@@ -22,14 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._events import BreakerState
-from ._redis_link import Link
-from ._redis_scripts import BREAKER_PUBLISH, KEY_SUFFIXES, RELEASE, SYNC, TOKEN, TRY_PROBE
-from ._resilience.adaptive import LocalAdaptiveState, Throttle
-from ._resilience.rate_limit import Grant, LocalTokenState
+from .._events import BreakerState
+from .._resilience.adaptive import LocalAdaptiveState, Throttle
+from .._resilience.rate_limit import Grant, LocalTokenState
+from ._link import Link
+from ._scripts import BREAKER_PUBLISH, KEY_SUFFIXES, RELEASE, SYNC, TOKEN, TRY_PROBE
 
 if TYPE_CHECKING:
-    from ._resilience.breaker import Breaker
+    from .._resilience.breaker import Breaker
 
 __all__ = ["Namespace", "RedisAdaptive", "RedisBreakerStore", "RedisCooldown", "RedisTokens", "Snapshot"]
 
