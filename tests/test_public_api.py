@@ -105,34 +105,3 @@ def test_implementation_modules_are_private() -> None:
 
     public = {m.name for m in pkgutil.iter_modules(vision_async.__path__) if not m.name.startswith("_")}
     assert public <= {"testing", "emulator", "cli", "batch", "v4", "redis"}
-
-
-V4_EXPECTED = [
-    "API_VERSION",
-    "CaptionResult",
-    "CropRegion",
-    "DenseCaption",
-    "DetectedObject",
-    "DetectedPerson",
-    "DetectedTag",
-    "DetectedTextBlock",
-    "DetectedTextLine",
-    "DetectedTextWord",
-    "Embedding",
-    "Feature",
-    "ImageAnalysisResult",
-    "ImageAnalysisV4",
-    "ImageBoundingBox",
-    "ImageMetadata",
-    "ImagePoint",
-    "ReadResult",
-]
-
-
-def test_v4_all_is_pinned() -> None:
-    """vision_async.v4's __all__ is exactly the pinned list (Embedding included), and every name resolves."""
-    import vision_async.v4
-
-    assert sorted(vision_async.v4.__all__) == V4_EXPECTED
-    for name in V4_EXPECTED:
-        assert getattr(vision_async.v4, name) is not None
