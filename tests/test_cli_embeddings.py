@@ -277,3 +277,14 @@ def test_chunked_top_k_equals_a_full_sort(tmp_path: Path, monkeypatch: pytest.Mo
     found = _cli_search.scan([path], query, "m", top=12)
     assert [f.key for f in found.found] == [f"k{i}" for i in expected] and found.vectors == 200
     assert found.found[0].score == pytest.approx(cosine(rows[expected[0]], query), abs=1e-5)
+
+
+def test_search_refuses_a_bad_top_or_query(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--top 0 and a query of more than 70 words are usage errors (exit 2), checked before any vector is read."""
+    out = vectors_of_samples(tmp_path)
+    capsys.readouterr()
+    assert cli.main(["search", "red", str(out), "--top", "0"]) == 2
+    assert "--top must be >= 1" in capsys.readouterr().err
+    assert cli.main(["search", " ".join(["red"] * 71), str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "71 words" in captured.err and captured.out == ""

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._errors import VisionError
 from ._batch_files import UsageError
 from ._client_args import make_client
 
@@ -186,28 +185,19 @@ async def _vectorize(args: argparse.Namespace, model_version: str) -> list[float
 
 
 def run(args: argparse.Namespace) -> int:
-    """The ``search`` command; returns the exit code."""
-    try:
-        if args.top < 1:
-            raise UsageError(f"--top must be >= 1, got {args.top}")
-        for path in args.files:
-            if not path.is_file():
-                raise UsageError(f"no such file: {path}")
-        model_version = first_model_version(args.files)
-        if args.model_version is not None and args.model_version != model_version:
-            raise UsageError(
-                f"--model-version {args.model_version} but {args.files[0]} holds vectors of {model_version}"
-            )
-        query = anyio.run(_vectorize, args, model_version)
-        start = time.perf_counter()
-        found = scan(args.files, query, model_version, top=args.top)
-        elapsed = time.perf_counter() - start
-    except UsageError as exc:
-        print(f"vision-async search: {exc}", file=sys.stderr)
-        return 2
-    except VisionError as exc:
-        print(f"vision-async search: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ValueError) else 1
+    """The ``search`` command; returns the exit code (its UsageError and VisionError go to ``main``'s handler)."""
+    if args.top < 1:
+        raise UsageError(f"--top must be >= 1, got {args.top}")
+    for path in args.files:
+        if not path.is_file():
+            raise UsageError(f"no such file: {path}")
+    model_version = first_model_version(args.files)
+    if args.model_version is not None and args.model_version != model_version:
+        raise UsageError(f"--model-version {args.model_version} but {args.files[0]} holds vectors of {model_version}")
+    query = anyio.run(_vectorize, args, model_version)
+    start = time.perf_counter()
+    found = scan(args.files, query, model_version, top=args.top)
+    elapsed = time.perf_counter() - start
     if args.json:
         document = {
             "query": args.query,
