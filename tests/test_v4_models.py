@@ -245,6 +245,7 @@ def test_public_names_of_v4() -> None:
         "DetectedTextBlock",
         "DetectedTextLine",
         "DetectedTextWord",
+        "Embedding",
         "Feature",
         "ImageAnalysisResult",
         "ImageAnalysisV4",

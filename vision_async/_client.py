@@ -454,14 +454,13 @@ class VisionClient:
     def _bind(self, operation: str, options: Mapping[str, Any]) -> Callable[[ImageInput], Awaitable[Any]]:
         """Validate ``operation`` and its options once; return a coroutine function of one image.
 
-        Names are the client's methods (``"tag"``, ``"read"``, ...) and ``"v4.analyze"``.
+        Names are the client's methods (``"tag"``, ``"read"``, ...) and the 4.0 surface's
+        (``"v4.analyze"``, ``"v4.vectorize_image"``, ``"v4.vectorize_text"``).
         """
         if not isinstance(operation, str):
             raise InvalidInputError(f"operation must be a name such as 'analyze', got {operation!r}")
         if operation.startswith("v4."):
-            if operation != "v4.analyze":
-                raise InvalidInputError(f"unknown operation {operation!r}; the 4.0 surface has 'v4.analyze'")
-            bound: Callable[[ImageInput], Awaitable[Any]] = self.v4._bind(options)
+            bound: Callable[[ImageInput], Awaitable[Any]] = self.v4._bind_operation(operation, options)
             return bound
         return self._v32.bind(operation, options)
 

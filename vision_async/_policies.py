@@ -124,15 +124,17 @@ class ImageLimits:
     ``max_image_bytes`` applies to analyze, tag, describe, detect, OCR, the domain models,
     thumbnails and area of interest (the service takes images under 4 MB). ``max_read_bytes``
     applies to Read, which takes up to 500 MB on paid tiers; set it to ``4 * 1024 * 1024`` on
-    the free tier. ``max_v4_image_bytes`` applies to Image Analysis 4.0 (20 MB).
+    the free tier. ``max_v4_image_bytes`` applies to Image Analysis 4.0 (20 MB), and
+    ``max_retrieval_image_bytes`` to its multimodal embeddings (``v4.vectorize_image``, 20 MB).
     """
 
     max_image_bytes: int = 4 * MIB
     max_read_bytes: int = 500 * MIB
     max_v4_image_bytes: int = 20 * MIB
+    max_retrieval_image_bytes: int = 20 * MIB
 
     def __post_init__(self) -> None:
-        for name in ("max_image_bytes", "max_read_bytes", "max_v4_image_bytes"):
+        for name in ("max_image_bytes", "max_read_bytes", "max_v4_image_bytes", "max_retrieval_image_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")

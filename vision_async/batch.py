@@ -46,6 +46,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._core.call import attempt_counter
 from ._errors import CircuitOpenError, CooldownTimeout, InvalidInputError, RateLimitError, RateLimitTimeout, VisionError
+from ._v32.plans import OPERATIONS as _V32_OPERATIONS
+from .v4._surface import OPERATIONS as _V4_OPERATIONS
 
 if TYPE_CHECKING:
     from ._core.images import ImageInput
@@ -64,19 +66,9 @@ PROBE_POLL = 0.5
 #: How long to wait after a throttled call that named no wait of its own.
 THROTTLE_WAIT = 1.0
 
-#: The operations a batch can run, by the name of the client method (``v4.`` for Image Analysis 4.0).
-OPERATIONS = (
-    "analyze",
-    "tag",
-    "describe",
-    "detect",
-    "ocr",
-    "read",
-    "area_of_interest",
-    "generate_thumbnail",
-    "analyze_by_domain",
-    "v4.analyze",
-)
+#: The operations a batch can run, by the name of the client method (``v4.`` for Image Analysis 4.0):
+#: each surface lists its own.
+OPERATIONS = (*_V32_OPERATIONS, *_V4_OPERATIONS)
 
 BoundOperation = Callable[["ImageInput"], Awaitable[Any]]
 

@@ -45,6 +45,8 @@ READ_MIN_DIMENSION = 50  # Read takes 50 x 50 up to 10000 x 10000
 READ_MAX_DIMENSION = 10000
 V4_MIN_DIMENSION = 50  # Image Analysis 4.0: greater than 50 x 50 and less than 16000 x 16000 pixels
 V4_MAX_DIMENSION = 16000
+RETRIEVAL_MIN_DIMENSION = 10  # multimodal embeddings: from 10 x 10 to 16000 x 16000 pixels
+RETRIEVAL_MAX_DIMENSION = 16000
 
 
 class ImageKind(Enum):
@@ -53,6 +55,7 @@ class ImageKind(Enum):
     ANALYZE = "analyze"
     READ = "read"
     V4 = "v4"
+    RETRIEVAL = "retrieval"  # 4.0's multimodal embeddings (vectorizeImage)
 
 
 _IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "BMP")
@@ -60,7 +63,12 @@ _READ_FORMATS = (*_IMAGE_FORMATS, "PDF", "TIFF")
 #: Image Analysis 4.0 (MPO files start as JPEG files do, and are sniffed as JPEG).
 _V4_FORMATS = (*_IMAGE_FORMATS, "WEBP", "ICO", "TIFF")
 #: The formats each kind of operation accepts (as :func:`sniff_format` names them).
-ACCEPTED_FORMATS = {ImageKind.ANALYZE: _IMAGE_FORMATS, ImageKind.READ: _READ_FORMATS, ImageKind.V4: _V4_FORMATS}
+ACCEPTED_FORMATS = {
+    ImageKind.ANALYZE: _IMAGE_FORMATS,
+    ImageKind.READ: _READ_FORMATS,
+    ImageKind.V4: _V4_FORMATS,
+    ImageKind.RETRIEVAL: _V4_FORMATS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +216,13 @@ def _check_bytes(data: bytes, kind: ImageKind, max_bytes: int, source: str) -> P
                 raise InvalidInputError(
                     f"the image ({source}) is {width}x{height} pixels; Read takes "
                     f"{READ_MIN_DIMENSION}x{READ_MIN_DIMENSION} to {READ_MAX_DIMENSION}x{READ_MAX_DIMENSION}"
+                )
+        elif kind is ImageKind.RETRIEVAL:
+            if min(size) < RETRIEVAL_MIN_DIMENSION or max(size) > RETRIEVAL_MAX_DIMENSION:
+                raise InvalidInputError(
+                    f"the image ({source}) is {width}x{height} pixels; multimodal embeddings take "
+                    f"{RETRIEVAL_MIN_DIMENSION}x{RETRIEVAL_MIN_DIMENSION} to "
+                    f"{RETRIEVAL_MAX_DIMENSION}x{RETRIEVAL_MAX_DIMENSION}"
                 )
         elif kind is ImageKind.V4:
             if min(size) <= V4_MIN_DIMENSION or max(size) >= V4_MAX_DIMENSION:

@@ -54,6 +54,8 @@ class Runner:
             return limits.max_read_bytes
         if kind is ImageKind.V4:
             return limits.max_v4_image_bytes
+        if kind is ImageKind.RETRIEVAL:
+            return limits.max_retrieval_image_bytes
         return limits.max_image_bytes
 
     async def prepare(self, image: ImageInput, kind: ImageKind) -> PreparedImage:
@@ -74,13 +76,15 @@ class Runner:
         query: str = "",
         image: ImageInput | None = None,
         kind: ImageKind = ImageKind.ANALYZE,
+        content: bytes | None = None,
+        content_type: str | None = None,
         expect: int = 200,
         accept: str = "application/json",
         max_body: int | None = None,
         resource: str | None = None,
         deadline: float | None = None,
     ) -> Response:
-        """Send ``method path?query`` with ``image`` as its body (none without one).
+        """Send ``method path?query`` with ``image`` as its body, else ``content`` (of ``content_type``), else none.
 
         ``resource`` pins every attempt to one resource (a Read is polled where it was accepted);
         ``max_body`` caps the answer (default: the JSON cap); ``deadline`` (on the client's clock)
@@ -90,7 +94,6 @@ class Runner:
         pipeline = self.pipeline
         if pipeline.may_refuse:
             await pipeline.door()
-        content = content_type = None
         if image is not None:
             prepared = await self.prepare(image, kind)
             content, content_type = prepared.content, prepared.content_type

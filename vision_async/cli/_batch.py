@@ -5,6 +5,7 @@
     vision-async batch INPUT... -o results.jsonl [--operation analyze] [--features ...]
                        [--concurrency 32] [--rate 20] [--patience 300] [--shard I/N]
                        [--no-retry-failed]
+    vision-async batch --texts manifest.txt -o vectors.jsonl --operation v4.vectorize_text
 
 INPUT is a folder (searched recursively for image files), a file of paths or URLs one per line
 (blank lines and ``#`` comments skipped), an image file, an http(s) URL, or ``-`` for stdin.
@@ -14,6 +15,10 @@ file's path inside it); one input, one line, whatever happens:
     {"key": ..., "operation": ..., "result": {wire JSON}, "request_id": ..., "attempts": n, "elapsed": s}
     {"key": ..., "operation": ..., "error": {"class", "status", "code", "inner_code", "message",
      "request_id"}, "attempts": n, "elapsed": s}
+
+The embeddings (``v4.vectorize_image``, ``v4.vectorize_text``) write ``"model_version"`` and
+``"vector"`` in place of ``"result"``. ``--texts FILE`` (or ``-``) gives ``v4.vectorize_text`` its
+texts, one a line: the key is the line number, or the first column of a ``key<TAB>text`` line.
 
 Rerunning the same command resumes: inputs with a success line are skipped, failed ones are run
 again (their old line dropped) unless ``--no-retry-failed``, and a broken last line (a crash, a
@@ -44,14 +49,14 @@ from .._errors import VisionError
 from .._resilience.rate_limit import RateLimit
 from ..batch import DEFAULT_CONCURRENCY, DEFAULT_PATIENCE, OPERATIONS, _reraise
 from ._batch_files import (
+    Entry,
     Previous,
     ResultWriter,
     UsageError,
-    check_inputs,
+    check_command,
     digest,
-    image_of,
     in_shard,
-    iter_keys,
+    iter_entries,
     load_previous,
 )
 from ._client_args import make_client as make_client_for
@@ -119,7 +124,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register the ``batch`` subcommand on the ``vision-async`` subparsers."""
     help_text = "run one operation over many images, one JSON line each (resumable)"
     p: argparse.ArgumentParser = sub.add_parser("batch", help=help_text, description=__doc__.split("\n\n")[1])
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="folder, file of paths/URLs, image, URL, or - (stdin)")
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="folder, file of paths/URLs, image, URL, or - (stdin)")
+    p.add_argument(
+        "--texts",
+        default=None,
+        metavar="FILE",
+        help="v4.vectorize_text: a file of texts, one a line (key<TAB>text, or keyed by line number); - for stdin",
+    )
     p.add_argument("-o", "--output", required=True, type=Path, help="the JSON Lines file (appended to, resumable)")
     p.add_argument("--operation", default="analyze", choices=OPERATIONS, help="the operation (default analyze)")
     p.add_argument("--features", type=_csv, default=None, help="comma-separated features (analyze, v4.analyze)")
@@ -129,6 +140,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=None, help="thumbnail width (generate_thumbnail)")
     p.add_argument("--height", type=int, default=None, help="thumbnail height (generate_thumbnail)")
     p.add_argument("--smart-cropping", action="store_true", default=None, help="smart cropping (thumbnails)")
+    p.add_argument("--model-version", default=None, help="model version (v4 operations; embeddings: 2023-04-15)")
     p.add_argument(
         "--option",
         type=_option,
@@ -179,7 +191,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def operation_options(args: argparse.Namespace) -> dict[str, Any]:
     """The operation's keyword arguments: only those the user gave, so the operation's defaults hold."""
     options: dict[str, Any] = {}
-    for name in ("features", "details", "language", "model", "width", "height", "smart_cropping"):
+    for name in ("features", "details", "language", "model", "width", "height", "smart_cropping", "model_version"):
         value = getattr(args, name)
         if value is not None:
             options[name] = value
@@ -192,17 +204,17 @@ def operation_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class KeySource:
-    """The keys of the inputs, read by a daemon thread (stdin and big folders never block the loop).
+    """The inputs (key and input), read by a daemon thread (stdin and big folders never block the loop).
 
-    The thread hands over chunks of :data:`CHUNK` keys through a stream of two chunks, so it
-    stays at most a few hundred keys ahead of the batch.
+    The thread hands over chunks of :data:`CHUNK` entries through a stream of two chunks, so it
+    stays at most a few hundred entries ahead of the batch.
     """
 
-    def __init__(self, keys: Iterator[str]) -> None:
+    def __init__(self, keys: Iterator[Entry]) -> None:
         self._keys = keys
-        send, receive = anyio.create_memory_object_stream[list[str] | BaseException](max_buffer_size=2)
-        self._send: MemoryObjectSendStream[list[str] | BaseException] = send
-        self.receive: MemoryObjectReceiveStream[list[str] | BaseException] = receive
+        send, receive = anyio.create_memory_object_stream[list[Entry] | BaseException](max_buffer_size=2)
+        self._send: MemoryObjectSendStream[list[Entry] | BaseException] = send
+        self.receive: MemoryObjectReceiveStream[list[Entry] | BaseException] = receive
 
     def start(self) -> None:
         token = anyio.lowlevel.current_token()
@@ -212,7 +224,7 @@ class KeySource:
         try:
             with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, RuntimeError):
                 try:
-                    chunk: list[str] = []
+                    chunk: list[Entry] = []
                     for key in self._keys:
                         chunk.append(key)
                         if len(chunk) >= CHUNK:
@@ -226,8 +238,8 @@ class KeySource:
             with contextlib.suppress(RuntimeError):
                 anyio.from_thread.run_sync(self._send.close, token=token)
 
-    async def keys(self) -> AsyncGenerator[str, None]:
-        """The keys, in order; closing this generator stops the thread at its next hand-over."""
+    async def keys(self) -> AsyncGenerator[Entry, None]:
+        """The entries, in order; closing this generator stops the thread at its next hand-over."""
         async with self.receive:
             async for chunk in self.receive:
                 if isinstance(chunk, BaseException):
@@ -236,14 +248,14 @@ class KeySource:
                     yield key
 
 
-def count_in_background(keys: Iterator[str], shard: tuple[int, int] | None, tally: Tally) -> threading.Event:
+def count_in_background(keys: Iterator[Entry], shard: tuple[int, int] | None, tally: Tally) -> threading.Event:
     """Count the inputs of this shard in a daemon thread (for the progress total); set the event to stop."""
     stop = threading.Event()
 
     def run() -> None:
         n = 0
         try:
-            for key in keys:
+            for key, _ in keys:
                 if stop.is_set():
                     return
                 n += in_shard(key, shard)
@@ -287,12 +299,12 @@ class _Run:
         self.signal: int | None = None
         self.batch_scope: anyio.CancelScope | None = None
 
-    async def inputs(self) -> AsyncGenerator[tuple[str, str | Path], None]:
-        source = KeySource(iter_keys(self.args.inputs, self.args.operation))
+    async def inputs(self) -> AsyncGenerator[Entry, None]:
+        source = KeySource(iter_entries(self.args))
         source.start()
         seen = self.previous.done
         async with contextlib.aclosing(source.keys()) as keys:
-            async for key in keys:
+            async for key, entry in keys:
                 if self.stopping:
                     return
                 if not in_shard(key, self.args.shard):
@@ -302,7 +314,7 @@ class _Run:
                     self.tally.skipped += 1
                     continue
                 seen.add(h)
-                yield key, image_of(key)
+                yield key, entry
 
     async def watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -338,8 +350,8 @@ class _Run:
         writer = ResultWriter(args.output, args.operation, args.thumbnail_dir)
         progress = make_progress(args.progress, self.tally, self.client)
         stop_count = (
-            count_in_background(iter_keys(args.inputs, args.operation), args.shard, self.tally)
-            if "-" not in args.inputs
+            count_in_background(iter_entries(args), args.shard, self.tally)
+            if "-" not in args.inputs and args.texts != "-"
             else None
         )
         try:
@@ -385,7 +397,7 @@ def summary(tally: Tally, previous: Previous, throttled: int, output: Path, inte
 def run(args: argparse.Namespace) -> int:
     """The ``batch`` command; returns the exit code."""
     try:
-        check_inputs(args.inputs)
+        check_command(args)
         if not args.output.parent.is_dir():
             raise UsageError(f"no such folder for the output: {args.output.parent}")
         if args.operation == "generate_thumbnail" and (args.width is None or args.height is None):

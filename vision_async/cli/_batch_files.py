@@ -1,8 +1,10 @@
-"""Files of ``vision-async batch``: finding the inputs, sharding them, and the JSON Lines output
-(writing it line by line, and reading it back to resume: skip, retry, repair)."""
+"""Files of ``vision-async batch``: finding the inputs (images, or a manifest of texts), sharding
+them, and the JSON Lines output (writing it line by line, and reading it back to resume: skip,
+retry, repair). Embeddings are written as ``{"key", "operation", "model_version", "vector", ...}``."""
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import dataclasses
@@ -17,16 +19,23 @@ from typing import IO, Any
 from .._core.images import sniff_format
 from .._errors import APIError, APIStatusError, VisionError
 from ..batch import BatchItem
+from ..v4._embedding import Embedding
+from ..v4._retrieval import VECTORIZE_TEXT as TEXT_OPERATION
 
 __all__ = [
+    "TEXT_OPERATION",
+    "Entry",
     "Previous",
     "ResultWriter",
     "UsageError",
+    "check_command",
     "check_inputs",
     "digest",
     "image_of",
     "in_shard",
+    "iter_entries",
     "iter_keys",
+    "iter_texts",
     "load_previous",
 ]
 
@@ -34,6 +43,7 @@ _IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", "
 _EXTRA_SUFFIXES = {
     "read": frozenset({".pdf", ".tif", ".tiff"}),
     "v4.analyze": frozenset({".webp", ".tif", ".tiff", ".ico", ".mpo"}),
+    "v4.vectorize_image": frozenset({".webp", ".tif", ".tiff", ".ico", ".mpo"}),
 }
 
 
@@ -95,6 +105,52 @@ def iter_keys(inputs: Sequence[str], operation: str, stdin: IO[str] | None = Non
                 yield from _lines(f)
 
 
+def iter_texts(source: str, stdin: IO[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(key, text) of each non-blank line of a manifest of texts (``-``: stdin), lazily.
+
+    A line ``key<TAB>text`` has its first column as key; any other line is keyed by its line
+    number (1-based, blank lines counted), so that a key names the same line on every run.
+    """
+    with contextlib.ExitStack() as stack:
+        if source == "-":
+            f = stdin if stdin is not None else sys.stdin
+        else:
+            f = stack.enter_context(open(source, encoding="utf-8", errors="surrogateescape"))
+        for number, line in enumerate(f, 1):
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                continue
+            key, tab, rest = text.partition("\t")
+            if tab and key.strip():
+                yield key.strip(), rest
+            else:
+                yield str(number), text
+
+
+Entry = tuple[str, Any]  # (key, the operation's input: an image path or URL, or a text)
+
+
+def iter_entries(args: argparse.Namespace) -> Iterator[Entry]:
+    """(key, input) of every input the command line names: texts for ``--texts``, else images."""
+    if args.texts is not None:
+        return iter_texts(args.texts)
+    return ((key, image_of(key)) for key in iter_keys(args.inputs, args.operation))
+
+
+def check_command(args: argparse.Namespace) -> None:
+    """Refuse a command line whose inputs do not fit its operation, before anything starts."""
+    if args.operation == TEXT_OPERATION:
+        if args.texts is None or args.inputs:
+            raise UsageError("v4.vectorize_text takes its texts from --texts FILE (one a line), not INPUT arguments")
+        check_inputs([args.texts])
+        return
+    if args.texts is not None:
+        raise UsageError(f"--texts goes with --operation {TEXT_OPERATION}")
+    if not args.inputs:
+        raise UsageError("name at least one INPUT (a folder, a file of paths or URLs, an image, a URL or -)")
+    check_inputs(args.inputs)
+
+
 def _lines(f: IO[str]) -> Iterator[str]:
     for line in f:
         entry = line.strip()
@@ -143,7 +199,7 @@ def _classify(line: bytes, operation: str) -> tuple[str, str | None]:
             f"the output file holds results of operation {record.get('operation')!r}, not {operation!r}; "
             "use another output file"
         )
-    if "result" in record:
+    if "result" in record or "vector" in record:
         return "ok", record["key"]
     if "error" in record:
         return "error", record["key"]
@@ -224,7 +280,11 @@ class ResultWriter:
 
     def write(self, item: BatchItem) -> None:
         record: dict[str, Any] = {"key": item.key, "operation": self.operation}
-        if item.error is None:
+        if item.error is None and isinstance(item.result, Embedding):  # the line an index or `search` reads
+            record["model_version"] = item.result.model_version
+            record["vector"] = item.result.vector
+            record["request_id"] = item.result.request_id
+        elif item.error is None:
             record["result"] = self._wire(item.key, item.result)
             record["request_id"] = getattr(item.result, "request_id", None)
         else:

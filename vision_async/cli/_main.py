@@ -19,7 +19,7 @@ import anyio
 
 from .. import VisionClient, VisionError
 from .._core.endpoint import is_loopback_host
-from . import _batch
+from . import _batch, _search
 from ._client_args import UsageError, add_client_arguments, make_client
 from ._draw import DRAWABLE_COMMANDS, add_draw_option, draw_to_file, output_path
 from ._v4 import V4_HELP, configure_v4, render_v4, v4_operation
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drop-rate", type=float, default=0.0, help="probability of dropping the connection mid-answer")
     p.add_argument("--seed", type=int, default=None, help="seed for random faults")
     _batch.add_parser(sub)
+    _search.add_parser(sub)
     return parser
 
 
@@ -274,7 +275,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
     print(
         f"vision-async emulator: serving Computer Vision v3.2 on http://{args.host}:{args.port}/vision/v3.2 "
-        f"and Image Analysis 4.0 on http://{args.host}:{args.port}/computervision/imageanalysis:analyze",
+        f"and Image Analysis 4.0 on http://{args.host}:{args.port}/computervision/ (imageanalysis:analyze, "
+        "retrieval:vectorizeImage, retrieval:vectorizeText)",
         file=sys.stderr,
     )
     serve(emulator, host=args.host, port=args.port)
@@ -289,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "batch":
             return _batch.run(args)
+        if args.command == "search":
+            return _search.run(args)
         client = make_client(args, timeout=args.timeout)
         return anyio.run(_run, args, client)
     except UsageError as exc:

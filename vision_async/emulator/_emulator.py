@@ -20,6 +20,7 @@ from . import _ocr
 from ._faults import FaultConfig, Faults, Stats
 from ._results import Scenarios
 from ._routes import Routes
+from ._routes_retrieval import ROUTES_RETRIEVAL, RoutesRetrieval
 from ._routes_v4 import ROUTES_V4, RoutesV4
 from ._wire import ApiError, gateway_error, json_response
 
@@ -48,7 +49,9 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("POST", "/generateThumbnail", "generate_thumbnail"),
         ("POST", "/areaOfInterest", "area_of_interest"),
     )
-) + tuple((method, re.compile(f"^{re.escape(path)}/?$"), name) for method, path, name in ROUTES_V4)
+) + tuple(
+    (method, re.compile(f"^{re.escape(path)}/?$"), name) for method, path, name in (*ROUTES_V4, *ROUTES_RETRIEVAL)
+)
 #: Longest a "hung" response holds the connection before giving up on the client.
 MAX_HANG = 600.0
 
@@ -97,7 +100,7 @@ class Emulator:
         self.urls: dict[str, bytes] = {}
         self._ocr = ocr
         self._routes = Routes(self)
-        self._v4_handlers = RoutesV4(self._routes).handlers()
+        self._v4_handlers = {**RoutesV4(self._routes).handlers(), **RoutesRetrieval(self._routes).handlers()}
 
     # -- configuration -------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ ROUTES = (
     "generate_thumbnail",
     "area_of_interest",
     "v4_analyze",
+    "v4_vectorize_image",
+    "v4_vectorize_text",
 )
 
 

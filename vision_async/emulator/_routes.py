@@ -8,7 +8,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -27,7 +27,7 @@ from ._wire import ApiError, json_response
 if TYPE_CHECKING:
     from ._emulator import Emulator
 
-__all__ = ["Handler", "Routes"]
+__all__ = ["Handler", "Routes", "decode_with"]
 
 MIB = 1024 * 1024
 MAX_IMAGE_BYTES = 4 * MIB
@@ -36,6 +36,14 @@ MAX_READ_BYTES = 500 * MIB
 INLINE_DECODE_BYTES = 256 * 1024
 
 Handler = Callable[..., Awaitable[Response]]
+T = TypeVar("T")
+
+
+async def decode_with(decoder: Callable[[bytes], T], data: bytes) -> T:
+    """``decoder(data)``: on the event loop for a small image, in a worker thread for a large one."""
+    if len(data) > INLINE_DECODE_BYTES:
+        return await anyio.to_thread.run_sync(decoder, data)
+    return decoder(data)
 
 
 @dataclass
@@ -132,10 +140,7 @@ class Routes:
         cached = self._facts.get(image.digest)
         if cached is None:
             try:
-                if len(image.data) > INLINE_DECODE_BYTES:
-                    cached = await anyio.to_thread.run_sync(analyze_pixels, image.data)
-                else:
-                    cached = analyze_pixels(image.data)
+                cached = await decode_with(analyze_pixels, image.data)
             except InvalidImage:
                 raise ApiError(400, "InvalidImageFormat", "Input data is not a valid image.", flat=read) from None
             self._facts[image.digest] = cached

@@ -7,16 +7,28 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.call import encode_query
 from .._core.images import ImageInput, ImageKind
+from .._errors import InvalidInputError
+from ._embedding import Embedding
 from ._models import ImageAnalysisResult
 from ._options import ANALYZE_PATH, Feature, check_options
+from ._retrieval import (
+    DEFAULT_MODEL_VERSION,
+    VECTORIZE_IMAGE,
+    VECTORIZE_TEXT,
+    Vectorizer,
+    bind_vectorize_image,
+    bind_vectorize_text,
+)
 
 if TYPE_CHECKING:
     from .._core.runner import Runner
 
-__all__ = ["OPERATION", "ImageAnalysisV4"]
+__all__ = ["OPERATION", "OPERATIONS", "ImageAnalysisV4"]
 
 #: The operation name in logs, retry events, statistics and the batch API.
 OPERATION = "v4.analyze"
+#: The 4.0 operations a batch can run (``client.batch(inputs, name)``): the one list of them.
+OPERATIONS = (OPERATION, VECTORIZE_IMAGE, VECTORIZE_TEXT)
 
 Analyzer = Callable[[ImageInput], Awaitable[ImageAnalysisResult]]
 
@@ -67,6 +79,32 @@ class ImageAnalysisV4:
             }
         )
         return await analyzer(image)
+
+    async def vectorize_image(self, image: ImageInput, *, model_version: str = DEFAULT_MODEL_VERSION) -> Embedding:
+        """The multimodal embedding of ``image`` (an http(s) URL, bytes, a path or a binary file object).
+
+        ``model_version``: pinned to ``"2023-04-15"`` by default (vectors of different model
+        versions are not comparable); ``"2022-04-11"`` is the original English-only model, and
+        other non-empty values are sent as they are. The image is checked before anything is
+        sent (:class:`InvalidInputError`): JPEG, PNG, GIF, BMP, WEBP, ICO, TIFF or MPO, under
+        ``ImageLimits.max_retrieval_image_bytes`` (20 MB), 10 x 10 to 16000 x 16000 pixels.
+        """
+        return await bind_vectorize_image(self._runner, {"model_version": model_version})(image)
+
+    async def vectorize_text(self, text: str, *, model_version: str = DEFAULT_MODEL_VERSION) -> Embedding:
+        """The multimodal embedding of ``text`` (1 to 70 words), comparable with image vectors
+        of the same ``model_version`` (see :meth:`vectorize_image`) by cosine similarity."""
+        return await bind_vectorize_text(self._runner, {"model_version": model_version})(text)
+
+    def _bind_operation(self, operation: str, options: Mapping[str, Any]) -> Vectorizer | Analyzer:
+        """The 4.0 ``operation`` (a name of :data:`OPERATIONS`) bound to ``options``, checked once."""
+        if operation == VECTORIZE_IMAGE:
+            return bind_vectorize_image(self._runner, options)
+        if operation == VECTORIZE_TEXT:
+            return bind_vectorize_text(self._runner, options)
+        if operation == OPERATION:
+            return self._bind(options)
+        raise InvalidInputError(f"unknown operation {operation!r}; the 4.0 surface has {', '.join(OPERATIONS)}")
 
     def _bind(self, options: Mapping[str, Any]) -> Analyzer:
         """Validate analyze's ``options`` once and return ``analyze(image)`` with them.
