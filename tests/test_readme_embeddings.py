@@ -1,4 +1,4 @@
-"""The README's "Embeddings and image search" examples run as written against the emulator."""
+"""The "Embeddings and image search" page's examples run as written against the emulator."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ ROOT = Path(__file__).parent.parent
 
 
 def section_examples() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index("## Embeddings and image search\n")
-    end = text.index("\n## ", start + 1)
-    return re.findall(r"```python\n(.*?)```", text[start:end], flags=re.S)
+    text = (ROOT / "docs" / "embeddings.md").read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
 def test_the_section_has_two_examples() -> None:
