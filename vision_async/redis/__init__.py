@@ -5,20 +5,7 @@ See :class:`RedisCoordination`; the how and why are in its module, ``vision_asyn
 
 from __future__ import annotations
 
-from ._coordination import (
-    DEFAULT_PROBE_TIMEOUT,
-    DEFAULT_RECONNECT_MAX,
-    DEFAULT_RECONNECT_MIN,
-    DEFAULT_SYNC_INTERVAL,
-    DEFAULT_TIMEOUT,
-    RedisCoordination,
-)
+from . import _coordination
+from ._coordination import *  # noqa: F403  (the names its __all__ lists, stated once there)
 
-__all__ = [
-    "DEFAULT_PROBE_TIMEOUT",
-    "DEFAULT_RECONNECT_MAX",
-    "DEFAULT_RECONNECT_MIN",
-    "DEFAULT_SYNC_INTERVAL",
-    "DEFAULT_TIMEOUT",
-    "RedisCoordination",
-]
+__all__ = list(_coordination.__all__)
