@@ -9,13 +9,13 @@ cool-down), :class:`RateLimitLayer` (rate limit, adaptive), :class:`BreakerLayer
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 
+from .._backends import call_cancel_scope
 from .._errors import (
     APIStatusError,
     APITimeoutError,
@@ -75,7 +75,7 @@ class Lifecycle:
             if self.closing:
                 await anyio.lowlevel.checkpoint()
                 self.check()
-            scope = _cancel_scope()
+            scope = call_cancel_scope()
             scopes.add(scope)
             counters.in_flight += 1
             try:
@@ -104,15 +104,6 @@ async def _callers_cancellation_first() -> None:
     (under trio the closed socket can wake the call before the cancellation does). Called outside
     the call's own cancel scope, so only the caller's can raise here."""
     await anyio.lowlevel.checkpoint_if_cancelled()
-
-
-def _cancel_scope() -> Any:
-    """A cancel scope for one call: anyio's on asyncio, trio's own under trio."""
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None and asyncio._get_running_loop() is not None:
-        return anyio.CancelScope()
-    trio = sys.modules.get("trio")
-    return trio.CancelScope() if trio is not None else anyio.CancelScope()
 
 
 class Bulkhead:

@@ -21,6 +21,7 @@ import aiohttp.streams
 import anyio
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from .._backends import AIOHTTP_TRIO_MESSAGE
 from .._errors import ClientClosedError, ConfigurationError
 from .base import (
     ERROR_BODY_CAP,
@@ -65,9 +66,7 @@ def _running_loop() -> asyncio.AbstractEventLoop:
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
-        raise ConfigurationError(
-            "the aiohttp transport runs on asyncio only; under trio use the default transport (transport=None)"
-        ) from None
+        raise ConfigurationError(AIOHTTP_TRIO_MESSAGE) from None
 
 
 class AiohttpTransport:

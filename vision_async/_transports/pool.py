@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.abc
 
+from .._backends import current_loop, is_asyncio
 from .._errors import ClientClosedError, ConfigurationError, VisionError
 from .base import (
     DEFAULT_KEEPALIVE_EXPIRY,
@@ -50,16 +51,6 @@ logger = logging.getLogger("vision_async.transport")
 
 _Origin = tuple[str, str, int]  # scheme, host, port
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _current_loop() -> object:
-    """The running asyncio loop, or trio's token (no exception raised on the hot path)."""
-    loop = asyncio._get_running_loop()
-    if loop is not None:
-        return loop
-    import trio
-
-    return trio.lowlevel.current_trio_token()
 
 
 def _httpcore_is_mocked() -> bool:
@@ -129,7 +120,7 @@ class PoolTransport:
             known = self._origin(prefix)
         origin, host = known
         slots = self._slots
-        if slots is None or self._loop is not _current_loop():
+        if slots is None or self._loop is not current_loop():
             slots = await self._start_in_this_loop()
         try:
             if self._on_asyncio:  # asyncio's own timeout: a fifth of the cost of an anyio cancel scope
@@ -189,8 +180,8 @@ class PoolTransport:
             self._idle.clear()
             self._busy.clear()
             self._open = self._idle_count = 0
-        self._loop = _current_loop()
-        self._on_asyncio = isinstance(self._loop, asyncio.AbstractEventLoop)
+        self._loop = current_loop()
+        self._on_asyncio = is_asyncio(self._loop)
         self._slots = anyio.Semaphore(self._max, fast_acquire=True)
         self._loop_watch = self._watch_loop()
         await self._loop_watch.__anext__()

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from .._backends import AIOHTTP_TRIO_MESSAGE, trio_running
 from .._errors import ConfigurationError
 from .base import (
     DEFAULT_KEEPALIVE_EXPIRY,
@@ -52,17 +53,6 @@ class _Borrowed:
         return f"{self._transport!r} (not owned)"
 
 
-def _trio_running() -> bool:
-    trio = sys.modules.get("trio")
-    if trio is None:
-        return False
-    try:
-        trio.lowlevel.current_trio_token()
-    except RuntimeError:
-        return False
-    return True
-
-
 def _named(name: str, *, max_connections: int, verify: ssl.SSLContext | bool, keepalive_expiry: float) -> Transport:
     choice = name.strip().lower()
     if choice in ("", "default"):
@@ -75,10 +65,8 @@ def _named(name: str, *, max_connections: int, verify: ssl.SSLContext | bool, ke
     if choice == "httpx":
         return HttpxTransport(default_transport(max_connections=max_connections, verify=verify), owned=True)
     if choice == "aiohttp":
-        if _trio_running():
-            raise ConfigurationError(
-                "the aiohttp transport runs on asyncio only; under trio use the default transport (transport=None)"
-            )
+        if trio_running():
+            raise ConfigurationError(AIOHTTP_TRIO_MESSAGE)
         try:
             from .aiohttp import AiohttpTransport
         except ImportError as exc:

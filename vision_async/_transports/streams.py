@@ -21,6 +21,8 @@ import typing
 import anyio
 import anyio.abc
 
+from .._backends import is_asyncio
+
 __all__ = ["AnyioStream", "AsyncioStream", "Stream", "open_stream"]
 
 #: Bytes buffered before the socket is paused (resumed once the reader has taken them).
@@ -169,7 +171,7 @@ class AnyioStream:
 
 async def open_stream(host: str, port: int, *, ssl_context: ssl.SSLContext | None, loop: object) -> Stream:
     """Connect (TLS when ``ssl_context`` is given) with the leanest stream for the running loop."""
-    if isinstance(loop, asyncio.AbstractEventLoop):
+    if is_asyncio(loop):
         protocol = AsyncioStream(loop)
         await loop.create_connection(
             lambda: protocol, host, port, ssl=ssl_context, server_hostname=host if ssl_context else None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -19,15 +20,12 @@ from starlette.responses import Response
 from .._core.endpoint import is_loopback_host
 from .._core.images import sniff_format
 from . import _wire as wire
-from ._ocr import TextLine
+from ._ocr import TextLine, TextRecognizer
 from ._pixels import ImageFacts, InvalidImage, analyze_pixels, thumbnail
-from ._results import analysis_fallback, ocr_body, read_page
+from ._results import Scenarios, analysis_fallback, ocr_body, read_page
 from ._wire import ApiError, json_response
 
-if TYPE_CHECKING:
-    from ._emulator import Emulator
-
-__all__ = ["Handler", "Routes", "decode_with"]
+__all__ = ["EmulatorState", "Handler", "Routes", "decode_with"]
 
 MIB = 1024 * 1024
 MAX_IMAGE_BYTES = 4 * MIB
@@ -68,10 +66,28 @@ def _is_loopback_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
 
 
+class EmulatorState(Protocol):
+    """What the handlers read of the emulator that serves them (``Emulator`` is one).
+
+    Stated here so that the routes need not import the emulator that imports them.
+    """
+
+    scenarios: Scenarios
+    urls: dict[str, bytes]
+    random: random.Random
+    read_delays: tuple[float, float]
+
+    def clock(self) -> float: ...
+
+    def iso_now(self) -> str: ...
+
+    def recognizer(self) -> TextRecognizer | None: ...
+
+
 class Routes:
     """The handlers, sharing the emulator's state (scenarios, caches, Read operations)."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: EmulatorState) -> None:
         self.em = emulator
         self._facts: OrderedDict[str, ImageFacts] = OrderedDict()
         self._text: OrderedDict[str, list[TextLine]] = OrderedDict()
