@@ -16,6 +16,7 @@ from ._core.images import ImageInput
 from ._core.pipeline import Lane, Lifecycle, Pipeline
 from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource
 from ._core.runner import Runner
+from ._defaults import BATCH_CONCURRENCY, BATCH_PATIENCE
 from ._errors import ConfigurationError, InvalidInputError
 from ._events import BreakerState, OnBreakerStateChange, OnRetry
 from ._policies import (
@@ -63,11 +64,6 @@ _DEFAULT_RETRY = RetryPolicy()
 _DEFAULT_BREAKER = BreakerPolicy()
 _DEFAULT_LIMITS = ImageLimits()
 _DEFAULT_RESPONSE_LIMITS = ResponseLimits()
-#: Images in flight at once in ``client.batch`` unless told otherwise.
-DEFAULT_BATCH_CONCURRENCY = 32
-#: Seconds an input of ``client.batch`` may wait in all while turned away (429s, an open breaker);
-#: batch.py's DEFAULT_PATIENCE, repeated here so that this module does not import the batch machinery.
-DEFAULT_BATCH_PATIENCE = 300.0
 #: The systems the client supports (``sys.platform``): the default pool checks an idle socket with
 #: ``select.poll``, and the client is tested on Linux and macOS only.
 SUPPORTED_PLATFORMS = ("linux", "darwin")
@@ -469,9 +465,9 @@ class VisionClient:
         inputs: Iterable[Any] | AsyncIterable[Any],
         operation: str = "analyze",
         *,
-        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        concurrency: int = BATCH_CONCURRENCY,
         ordered: bool = False,
-        patience: float = DEFAULT_BATCH_PATIENCE,
+        patience: float = BATCH_PATIENCE,
         **options: Any,
     ) -> Batch:
         """Run ``operation`` on every input; ``async with client.batch(...) as outcomes: async for item in outcomes``.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ._defaults import MAX_CONNECTIONS as DEFAULT_MAX_CONNECTIONS
+from ._defaults import TIMEOUT as DEFAULT_TIMEOUT
 from ._errors import InvalidInputError
 from ._resilience.budget import RetryBudget
 
@@ -17,10 +19,6 @@ __all__ = [
     "RetryPolicy",
 ]
 
-#: Seconds one attempt (connect, send, wait for and read the answer) may take.
-DEFAULT_TIMEOUT = 30.0
-#: Connections the default pool keeps open to the endpoint.
-DEFAULT_MAX_CONNECTIONS = 100
 
 MIB = 1024 * 1024
 

@@ -45,6 +45,8 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._core.call import attempt_counter
+from ._defaults import BATCH_CONCURRENCY as DEFAULT_CONCURRENCY
+from ._defaults import BATCH_PATIENCE as DEFAULT_PATIENCE
 from ._errors import CircuitOpenError, CooldownTimeout, InvalidInputError, RateLimitError, RateLimitTimeout, VisionError
 from ._v32.plans import OPERATIONS as _V32_OPERATIONS
 from .v4._surface import OPERATIONS as _V4_OPERATIONS
@@ -56,11 +58,6 @@ __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_PATIENCE", "OPERATIONS", "Batch", "Ba
 
 logger = logging.getLogger("vision_async.batch")
 
-#: Calls a batch keeps in flight unless told otherwise.
-DEFAULT_CONCURRENCY = 32
-#: Seconds an input may wait in all, turned away for now (429s, an open breaker), before it ends
-#: with the error that turned it away.
-DEFAULT_PATIENCE = 300.0
 #: While a half-open breaker's probe is out (no time to wait for is known), how often to ask again.
 PROBE_POLL = 0.5
 #: How long to wait after a throttled call that named no wait of its own.

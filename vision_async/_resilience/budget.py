@@ -28,6 +28,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .._defaults import BUDGET_MIN_PER_SECOND as DEFAULT_MIN_PER_SECOND
+from .._defaults import BUDGET_RATIO as DEFAULT_RATIO
+from .._defaults import BUDGET_WINDOW as DEFAULT_WINDOW
 from .._errors import InvalidInputError
 
 __all__ = [
@@ -39,12 +42,6 @@ __all__ = [
     "RetryBudgetTracker",
 ]
 
-#: Retries may add this fraction of the recent calls (Finagle's and Envoy's 20%).
-DEFAULT_RATIO = 0.2
-#: Retries always allowed per second of window, whatever the traffic (10 per 10-second window).
-DEFAULT_MIN_PER_SECOND = 1.0
-#: How far back, in seconds, calls and retries are counted (Finagle's ttl).
-DEFAULT_WINDOW = 10.0
 #: The most buckets the window is cut into (buckets are 1 second wide up to a 60-second window).
 MAX_BUCKETS = 60
 

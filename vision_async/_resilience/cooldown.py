@@ -16,13 +16,12 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
+from .._defaults import COOLDOWN as DEFAULT_COOLDOWN
 from .._errors import CooldownTimeout
 from .state import CooldownState
 
 __all__ = ["DEFAULT_COOLDOWN", "MAX_COOLDOWN", "MAX_RELEASE_SPREAD", "RELEASE_SPREAD", "Cooldown", "CooldownTimeout"]
 
-#: Seconds to pause when a 429 names no wait.
-DEFAULT_COOLDOWN = 1.0
 #: The longest pause one 429 can impose (a hostile Retry-After cannot stop the client for hours).
 MAX_COOLDOWN = 60.0
 #: Waiters leave spread over this fraction of the pause after it ends ...

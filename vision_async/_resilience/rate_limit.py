@@ -47,6 +47,7 @@ from typing import ClassVar, Protocol
 
 import anyio
 
+from .._defaults import BURST_SECONDS as DEFAULT_BURST_SECONDS
 from .._errors import InvalidInputError, RateLimitTimeout
 
 __all__ = [
@@ -59,9 +60,6 @@ __all__ = [
     "TokenState",
     "default_burst",
 ]
-
-#: The default burst is this many seconds' worth of tokens, and at least one token.
-DEFAULT_BURST_SECONDS = 0.1
 
 
 def _positive_rate(value: object, what: str) -> float:

@@ -186,10 +186,6 @@ def default_transport(
     return httpx.AsyncHTTPTransport(limits=limits, verify=verify, http2=http2, retries=0)
 
 
-#: Seconds an idle pooled connection is kept (below the usual server keep-alive of 5-15 s).
-DEFAULT_KEEPALIVE_EXPIRY = 5.0
-
-
 # -- the one boundary (what is foreign is recognised in .foreign) --------------------------------
 
 

@@ -32,9 +32,9 @@ import anyio
 import anyio.abc
 
 from .._backends import current_loop, is_asyncio
+from .._defaults import KEEPALIVE_EXPIRY
 from .._errors import ClientClosedError, ConfigurationError, VisionError
 from .base import (
-    DEFAULT_KEEPALIVE_EXPIRY,
     HttpxTransport,
     OutgoingRequest,
     RawResponse,
@@ -45,7 +45,7 @@ from .base import (
 from .connection import Connection
 from .streams import open_stream
 
-__all__ = ["DEFAULT_KEEPALIVE_EXPIRY", "PoolTransport"]
+__all__ = ["PoolTransport"]
 
 logger = logging.getLogger("vision_async.transport")
 
@@ -75,7 +75,7 @@ class PoolTransport:
         self,
         *,
         max_connections: int = 100,
-        keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
         verify: ssl.SSLContext | bool = True,
     ) -> None:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .._backends import AIOHTTP_TRIO_MESSAGE, trio_running
+from .._defaults import KEEPALIVE_EXPIRY
 from .._errors import ConfigurationError
 from .base import (
-    DEFAULT_KEEPALIVE_EXPIRY,
     HttpxTransport,
     OutgoingRequest,
     RawResponse,
@@ -80,7 +80,7 @@ def make_transport(
     *,
     max_connections: int,
     verify: ssl.SSLContext | bool = True,
-    keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
+    keepalive_expiry: float = KEEPALIVE_EXPIRY,
     environ: Mapping[str, str] | None = None,
 ) -> Transport:
     """The transport a client sends through; the client closes it (a no-op for borrowed ones).

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 from .._core.call import Response
 from .._core.endpoint import API_PATH
 from .._core.runner import Runner
+from .._defaults import READ_TIMEOUT as DEFAULT_READ_TIMEOUT
 from .._errors import APITimeoutError, InvalidInputError, ReadOperationFailedError, ResponseValidationError
 from .._resilience.retry import parse_retry_after
 
@@ -21,8 +22,6 @@ __all__ = ["DEFAULT_READ_TIMEOUT", "ReadPoller", "operation_id_from_location"]
 
 logger = logging.getLogger("vision_async.read")
 
-#: Seconds :meth:`VisionClient.read` waits for an operation to finish, polls included.
-DEFAULT_READ_TIMEOUT = 120.0
 #: Waits between polls when the service gives no Retry-After: 0.25s doubling up to 2s.
 FIRST_POLL_WAIT = 0.25
 MAX_POLL_WAIT = 2.0

@@ -52,6 +52,11 @@ import math
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .._defaults import REDIS_PROBE_TIMEOUT as DEFAULT_PROBE_TIMEOUT
+from .._defaults import REDIS_RECONNECT_MAX as DEFAULT_RECONNECT_MAX
+from .._defaults import REDIS_RECONNECT_MIN as DEFAULT_RECONNECT_MIN
+from .._defaults import REDIS_SYNC_INTERVAL as DEFAULT_SYNC_INTERVAL
+from .._defaults import REDIS_TIMEOUT as DEFAULT_TIMEOUT
 from .._errors import ConfigurationError
 from .._resilience.state import ResourceState
 
@@ -71,18 +76,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "RedisCoordination",
 ]
-
-#: Seconds a Redis command (and a connection attempt) may take before Redis counts as down.
-DEFAULT_TIMEOUT = 0.25
-#: The oldest shared state (seconds) a worker acts on: the breaker, the cool-down and the adaptive
-#: rate are refreshed at least this often while the worker sends.
-DEFAULT_SYNC_INTERVAL = 0.5
-#: Seconds one worker's half-open probe holds the probe lock (the longest a dead worker blocks
-#: probing; set it to about your attempt timeout).
-DEFAULT_PROBE_TIMEOUT = 30.0
-#: First and longest pause between reconnection attempts while Redis is down, seconds.
-DEFAULT_RECONNECT_MIN = 0.5
-DEFAULT_RECONNECT_MAX = 10.0
 
 
 def _seconds(name: str, value: object, *, allow_zero: bool = False) -> float:

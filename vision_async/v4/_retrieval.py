@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.call import encode_query
 from .._core.images import ImageInput, ImageKind
+from .._defaults import MODEL_VERSION_EMBEDDINGS as DEFAULT_MODEL_VERSION
 from .._errors import InvalidInputError
 from ._embedding import Embedding
 
@@ -44,9 +45,6 @@ VECTORIZE_TEXT_PATH = "/computervision/retrieval:vectorizeText"
 #: The operation names in logs, retry events, statistics and the batch API.
 VECTORIZE_IMAGE = "v4.vectorize_image"
 VECTORIZE_TEXT = "v4.vectorize_text"
-#: Pinned, not "latest": vectors of different model versions are not comparable, and a silent
-#: model change would corrupt an index. 2023-04-15 is the multilingual model (102 languages).
-DEFAULT_MODEL_VERSION = "2023-04-15"
 #: The model versions the service documents (others are sent as they are: the service decides).
 MODEL_VERSIONS = ("2023-04-15", "2022-04-11")
 #: vectorizeText takes 1 to 70 words.
