@@ -8,91 +8,91 @@ import pytest
 from vision_async import APIConnectionError, APITimeoutError
 
 from . import hostile_server as hs
-from .test_transport_support import TAG_JSON, close_on_reuse, kinds_for, make, needs_make_transport, tag_request
+from .test_transport_support import BACKEND_KINDS, TAG_JSON, close_on_reuse, make, needs_make_transport, tag_request
 
 pytestmark = pytest.mark.anyio
 
 CALLS = 20
 
 
-async def test_server_closing_on_reuse_costs_no_failure(anyio_backend: str) -> None:
+@BACKEND_KINDS
+async def test_server_closing_on_reuse_costs_no_failure(anyio_backend: str, kind: str) -> None:
     """Every reused connection is closed by the server on arrival: 20 calls, 0 failures, 19 resends."""
-    for kind in kinds_for(anyio_backend):
-        with hs.HostileServer(close_on_reuse()) as server:
-            transport = make(kind, max_connections=4)
-            contents = [(await transport.send(tag_request(server.url))).content for _ in range(CALLS)]
-            stats = transport.stats()
-            await transport.aclose()
-        assert contents == [TAG_JSON] * CALLS, kind
-        assert stats.stale_resends == CALLS - 1, kind
-        assert server.connections == CALLS, kind
+    with hs.HostileServer(close_on_reuse()) as server:
+        transport = make(kind, max_connections=4)
+        contents = [(await transport.send(tag_request(server.url))).content for _ in range(CALLS)]
+        stats = transport.stats()
+        await transport.aclose()
+    assert contents == [TAG_JSON] * CALLS, kind
+    assert stats.stale_resends == CALLS - 1, kind
+    assert server.connections == CALLS, kind
 
 
-async def test_server_closing_idle_connections_costs_no_failure(anyio_backend: str) -> None:
+@BACKEND_KINDS
+async def test_server_closing_idle_connections_costs_no_failure(anyio_backend: str, kind: str) -> None:
     """The server closes each connection right after answering: no call fails."""
-    for kind in kinds_for(anyio_backend):
-        with hs.HostileServer(hs.ok_then_close()) as server:
-            transport = make(kind)
-            statuses = [(await transport.send(tag_request(server.url))).status_code for _ in range(CALLS)]
-            await transport.aclose()
-        assert statuses == [200] * CALLS, kind
+    with hs.HostileServer(hs.ok_then_close()) as server:
+        transport = make(kind)
+        statuses = [(await transport.send(tag_request(server.url))).status_code for _ in range(CALLS)]
+        await transport.aclose()
+    assert statuses == [200] * CALLS, kind
 
 
-async def test_a_fresh_connection_that_fails_is_not_resent(anyio_backend: str) -> None:
+@BACKEND_KINDS
+async def test_a_fresh_connection_that_fails_is_not_resent(anyio_backend: str, kind: str) -> None:
     """Resending is only for reused connections: a new one that is reset fails once."""
-    for kind in kinds_for(anyio_backend):
-        with hs.HostileServer(hs.reset_before_headers()) as server:
-            transport = make(kind)
-            with pytest.raises(APIConnectionError):
-                await transport.send(tag_request(server.url))
-            stats = transport.stats()
-            await transport.aclose()
-        assert len(server.requests) == 1, kind
-        assert stats.stale_resends == 0, kind
+    with hs.HostileServer(hs.reset_before_headers()) as server:
+        transport = make(kind)
+        with pytest.raises(APIConnectionError):
+            await transport.send(tag_request(server.url))
+        stats = transport.stats()
+        await transport.aclose()
+    assert len(server.requests) == 1, kind
+    assert stats.stale_resends == 0, kind
 
 
-async def test_failure_after_the_answer_began_is_not_resent(anyio_backend: str) -> None:
+@BACKEND_KINDS
+async def test_failure_after_the_answer_began_is_not_resent(anyio_backend: str, kind: str) -> None:
     """A reused connection reset mid-body: some of the answer arrived, so it is an error, sent once."""
-    for kind in kinds_for(anyio_backend):
-        with hs.HostileServer(hs.ok(), hs.reset_mid_body()) as server:
-            transport = make(kind)
+    with hs.HostileServer(hs.ok(), hs.reset_mid_body()) as server:
+        transport = make(kind)
+        await transport.send(tag_request(server.url))
+        with pytest.raises(APIConnectionError):
             await transport.send(tag_request(server.url))
-            with pytest.raises(APIConnectionError):
-                await transport.send(tag_request(server.url))
-            stats = transport.stats()
-            await transport.aclose()
-        assert len(server.requests) == 2, kind
-        assert stats.stale_resends == 0, kind
+        stats = transport.stats()
+        await transport.aclose()
+    assert len(server.requests) == 2, kind
+    assert stats.stale_resends == 0, kind
 
 
-async def test_timeout_on_a_reused_connection_is_not_resent(anyio_backend: str) -> None:
+@BACKEND_KINDS
+async def test_timeout_on_a_reused_connection_is_not_resent(anyio_backend: str, kind: str) -> None:
     """A reused connection that hangs is a timeout (the server may be working), never a resend."""
-    for kind in kinds_for(anyio_backend):
-        with hs.HostileServer(hs.ok(), hs.hang_headers()) as server:
-            transport = make(kind)
-            await transport.send(tag_request(server.url))
-            with pytest.raises(APITimeoutError):
-                await transport.send(tag_request(server.url, timeout=0.05))
-            stats = transport.stats()
-            await transport.aclose()
-        assert len(server.requests) == 2, kind
-        assert stats.stale_resends == 0, kind
+    with hs.HostileServer(hs.ok(), hs.hang_headers()) as server:
+        transport = make(kind)
+        await transport.send(tag_request(server.url))
+        with pytest.raises(APITimeoutError):
+            await transport.send(tag_request(server.url, timeout=0.05))
+        stats = transport.stats()
+        await transport.aclose()
+    assert len(server.requests) == 2, kind
+    assert stats.stale_resends == 0, kind
 
 
 @needs_make_transport
-async def test_through_the_client_with_retry_off_no_call_fails(anyio_backend: str) -> None:
+@BACKEND_KINDS
+async def test_through_the_client_with_retry_off_no_call_fails(anyio_backend: str, kind: str) -> None:
     """VisionClient(retry=None) on a server that drops reused connections: 0 failures in 20 calls,
     every resend counted in client.stats(), none seen by the breaker."""
     from vision_async import VisionClient
 
     from .test_transport_support import KEY
 
-    for kind in kinds_for(anyio_backend):
-        transport = "default" if kind == "pool" else kind
-        with hs.HostileServer(close_on_reuse()) as server:
-            async with VisionClient(server.url, KEY, retry=None, transport=transport) as client:
-                results = [await client.tag("https://example.com/cat.jpg") for _ in range(CALLS)]
-                stats = client.stats()
-        assert [tag.name for result in results for tag in result.tags] == ["grass"] * CALLS, kind
-        assert stats.stale_resends == CALLS - 1, kind
-        assert stats.successes == CALLS, kind
+    transport = "default" if kind == "pool" else kind
+    with hs.HostileServer(close_on_reuse()) as server:
+        async with VisionClient(server.url, KEY, retry=None, transport=transport) as client:
+            results = [await client.tag("https://example.com/cat.jpg") for _ in range(CALLS)]
+            stats = client.stats()
+    assert [tag.name for result in results for tag in result.tags] == ["grass"] * CALLS, kind
+    assert stats.stale_resends == CALLS - 1, kind
+    assert stats.successes == CALLS, kind

@@ -64,6 +64,15 @@ def kinds_for(backend: str) -> list[str]:
     return ["pool", "aiohttp"] if backend == "asyncio" else ["pool"]
 
 
+#: Every (backend, transport) pair that can run, as one parametrization: a failure names both
+#: (aiohttp runs on asyncio only). Overrides the ``anyio_backend`` fixture's own parameters.
+BACKEND_KINDS = pytest.mark.parametrize(
+    ("anyio_backend", "kind"),
+    [(backend, kind) for backend in ("asyncio", "trio") for kind in kinds_for(backend)],
+    ids=lambda value: str(value),
+)
+
+
 # -- more faults ------------------------------------------------------------------------------------
 
 
