@@ -76,7 +76,7 @@ def _serve(port: int) -> None:
     from vision_async.emulator import Emulator
     from vision_async.emulator._server import serve
 
-    serve(Emulator(ocr="off", seed=None), host="127.0.0.1", port=port, log_level="error")
+    serve(Emulator(ocr="off", seed=None), host="127.0.0.1", port=port, log_level="critical")
 
 
 def _admin(base: str, path: str, body: dict[str, Any] | None = None, *, method: str | None = None) -> dict[str, Any]:
