@@ -188,3 +188,85 @@ async def test_admin_routes_configure_and_report() -> None:
         assert (await raw.post("/_emulator/faults", json={"p999": 1})).status_code == 400
         assert (await raw.post("/_emulator/reset")).status_code == 200
         assert (await raw.get("/_emulator/stats")).json()["total"] == 0
+
+
+async def test_latency_spikes_slow_a_share_of_answers(fake_clock: FakeClock) -> None:
+    """p_slow= makes that share of answers wait slow_latency instead of latency."""
+    em, client = make(fake_clock, retry=None, breaker=None)
+    em.set_faults("models", latency=0.1, p_slow=0.1, slow_latency=1.0)
+    async with client:
+        for _ in range(400):
+            await client.list_models()
+    slow = fake_clock.sleeps.count(1.0)
+    assert fake_clock.sleeps.count(0.1) + slow == 400
+    assert 20 <= slow <= 65
+
+
+async def test_latency_spikes_always_when_p_slow_is_one(fake_clock: FakeClock) -> None:
+    """p_slow=1 slows every answer; p_slow=0 (the default) none."""
+    em, client = make(fake_clock, retry=None, breaker=None)
+    em.set_faults("models", p_slow=1.0, slow_latency=2.5)
+    async with client:
+        await client.list_models()
+        em.set_faults("models", slow_latency=2.5)
+        await client.list_models()
+    assert fake_clock.sleeps == [2.5]
+
+
+async def test_hang_every_drips_one_hung_request_per_interval(fake_clock: FakeClock) -> None:
+    """hang_every= hangs the first request after each interval, and only that one."""
+    em = Emulator(clock=fake_clock.clock, sleep=fake_clock.sleep, ocr="off")
+    em.set_faults("tag", hang_every=10.0)
+    async with VisionClient(
+        "https://e.test", "k", transport=EmulatorTransport(em), timeout=0.05, retry=None, breaker=None
+    ) as client:
+        for _ in range(3):
+            assert (await client.tag(IMAGE)).tags  # before the first interval passes
+        fake_clock.advance(10.0)
+        with pytest.raises(APITimeoutError):
+            await client.tag(IMAGE)
+        assert (await client.tag(IMAGE)).tags  # the drip is one request per interval
+        fake_clock.advance(10.0)
+        with pytest.raises(APITimeoutError):
+            await client.tag(IMAGE)
+    assert em.stats.answered[("tag", 200)] == 4
+
+
+def test_new_fault_settings_are_validated() -> None:
+    """p_slow is a probability; slow_latency and hang_every must be positive."""
+    with pytest.raises(ValueError, match="probability"):
+        FaultConfig(p_slow=2)
+    with pytest.raises(ValueError, match="slow_latency"):
+        FaultConfig(slow_latency=-1)
+    with pytest.raises(ValueError, match="hang_every"):
+        FaultConfig(hang_every=0)
+
+
+async def test_timeline_counts_requests_per_second(fake_clock: FakeClock) -> None:
+    """Requests are counted per second of the emulator's clock, so a window (an outage) can be measured."""
+    em, client = make(fake_clock, retry=None, breaker=None)
+    em.set_faults("*", outage=(5.0, 10.0))
+    async with client:
+        await client.tag(IMAGE)
+        fake_clock.advance(5.5)
+        assert em.faults.elapsed() == pytest.approx(5.5)
+        for _ in range(3):
+            with pytest.raises(ServiceUnavailableError):
+                await client.tag(IMAGE)
+        fake_clock.advance(5.0)
+        await client.tag(IMAGE)
+    assert em.stats.timeline == {0: 1, 5: 3, 10: 1}
+    assert em.stats.received_between(5.0, 10.0) == 3
+    assert em.stats.snapshot()["timeline"] == {"0": 1, "5": 3, "10": 1}
+
+
+async def test_admin_stats_report_the_clock_and_timeline() -> None:
+    """GET /_emulator/stats says where the emulator's clock is, so a remote caller can place an outage."""
+    clock = FakeClock()
+    em = Emulator(clock=clock.clock, sleep=clock.sleep, ocr="off")
+    async with httpx.AsyncClient(transport=EmulatorTransport(em), base_url="https://e.test") as raw:
+        clock.advance(7.25)
+        await raw.get("/vision/v3.2/models", headers={"Ocp-Apim-Subscription-Key": "k"})
+        stats = (await raw.get("/_emulator/stats")).json()
+    assert stats["elapsed"] == pytest.approx(7.25)
+    assert stats["timeline"] == {"7": 1}

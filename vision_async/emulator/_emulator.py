@@ -169,6 +169,7 @@ class Emulator:
             await response(scope, receive, send)
             return
         self.stats.received[route] += 1
+        self.stats.timeline[int(self.faults.elapsed())] += 1
         request = Request(scope, receive)
         try:
             self._authorize(request)
@@ -248,7 +249,9 @@ class Emulator:
         """``GET /_emulator/stats``, ``POST|DELETE /_emulator/faults``, ``POST /_emulator/reset``."""
         try:
             if path == "/_emulator/stats" and request.method == "GET":
-                return json_response({**self.stats.snapshot(), "faults": self.faults.snapshot()})
+                return json_response(
+                    {**self.stats.snapshot(), "faults": self.faults.snapshot(), "elapsed": self.faults.elapsed()}
+                )
             if path == "/_emulator/faults" and request.method == "POST":
                 settings = json.loads(await request.body() or b"{}")
                 route = settings.pop("route", "*")

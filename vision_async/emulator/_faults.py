@@ -43,7 +43,12 @@ class FaultConfig:
     - ``p_hang``: probability of never answering (the client's timeout must fire).
     - ``p_drop``: probability of dropping the connection in the middle of the body.
     - ``outage``: ``(start, end)`` in emulator-clock seconds since the emulator started, during
-      which every request on the route gets 503.
+      which every request on the route gets 503 (``Faults.elapsed()``, and ``elapsed`` in
+      ``GET /_emulator/stats``, say where the emulator's clock is now).
+    - ``p_slow``: probability that an answer is slow: it waits ``slow_latency`` seconds instead
+      of ``latency`` (latency spikes, e.g. a tenth of answers ten times slower).
+    - ``hang_every``: seconds; the first request after each such interval hangs, as ``p_hang``
+      but on a schedule (a slow drip of hung connections). ``None``: no drip.
     """
 
     rate_limit: float | None = None
@@ -54,9 +59,12 @@ class FaultConfig:
     p_hang: float = 0.0
     p_drop: float = 0.0
     outage: tuple[float, float] | None = None
+    p_slow: float = 0.0
+    slow_latency: float = 0.0
+    hang_every: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("p429", "p500", "p503", "p_hang", "p_drop"):
+        for name in ("p429", "p500", "p503", "p_hang", "p_drop", "p_slow"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
@@ -66,6 +74,10 @@ class FaultConfig:
             raise ValueError(f"rate_limit must be > 0 requests/second, got {self.rate_limit!r}")
         if self.latency < 0:
             raise ValueError("latency must be >= 0")
+        if self.slow_latency < 0:
+            raise ValueError("slow_latency must be >= 0")
+        if self.hang_every is not None and not self.hang_every > 0:
+            raise ValueError(f"hang_every must be > 0 seconds, got {self.hang_every!r}")
         if self.outage is not None and not (len(self.outage) == 2 and self.outage[0] <= self.outage[1]):
             raise ValueError("outage must be (start, end) with start <= end")
 
@@ -122,15 +134,22 @@ class Stats:
 
     received: Counter[str] = field(default_factory=Counter)
     answered: Counter[tuple[str, int]] = field(default_factory=Counter)
+    #: requests received per whole second of the emulator's clock (``Faults.elapsed()``), every route
+    timeline: Counter[int] = field(default_factory=Counter)
 
     def total(self) -> int:
         return sum(self.received.values())
+
+    def received_between(self, start: float, end: float) -> int:
+        """Requests received in the seconds ``[floor(start), ceil(end))`` of the emulator's clock."""
+        return sum(n for second, n in self.timeline.items() if math.floor(start) <= second < math.ceil(end))
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "received": dict(self.received),
             "answered": {f"{route} {status}": n for (route, status), n in sorted(self.answered.items())},
             "total": self.total(),
+            "timeline": {str(second): n for second, n in sorted(self.timeline.items())},
         }
 
 
@@ -143,7 +162,12 @@ class Faults:
         self._random = random.Random(seed)
         self._configs: dict[str, FaultConfig] = {}
         self._buckets: dict[str, TokenBucket] = {}
+        self._next_hang: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def elapsed(self) -> float:
+        """Seconds on the emulator's clock since it started: the time ``outage`` windows use."""
+        return self._clock() - self._start
 
     def set(self, route: str = "*", config: FaultConfig | None = None, **settings: Any) -> FaultConfig:
         """Set the faults of ``route`` (or ``"*"``): a FaultConfig, or its fields as keywords."""
@@ -156,12 +180,14 @@ class Faults:
         with self._lock:
             self._configs[route] = config
             self._buckets.pop(route, None)
+            self._next_hang.pop(route, None)
         return config
 
     def clear(self) -> None:
         with self._lock:
             self._configs.clear()
             self._buckets.clear()
+            self._next_hang.clear()
 
     def config(self, route: str) -> FaultConfig:
         return self._configs.get(route) or self._configs.get("*") or FaultConfig()
@@ -195,4 +221,12 @@ class Faults:
                 return FaultDecision(status=503, latency=cfg.latency)
             hang = cfg.p_hang > 0 and self._random.random() < cfg.p_hang
             drop = cfg.p_drop > 0 and self._random.random() < cfg.p_drop
-            return FaultDecision(latency=cfg.latency, hang=hang, drop=drop)
+            latency = cfg.latency
+            if cfg.p_slow > 0 and self._random.random() < cfg.p_slow:
+                latency = cfg.slow_latency
+            if cfg.hang_every is not None:
+                due = self._next_hang.setdefault(key, elapsed + cfg.hang_every)
+                if elapsed >= due:
+                    self._next_hang[key] = elapsed + cfg.hang_every
+                    hang = True
+            return FaultDecision(latency=latency, hang=hang, drop=drop)
