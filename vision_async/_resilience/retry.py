@@ -211,9 +211,7 @@ class Retrier:
             # tenacity's stop_before_delay, on the client's (injectable) clock and the call's deadline.
             upcoming = state.upcoming_sleep
             if deadline is not None and clock() + upcoming > deadline:
-                return refuse(
-                    state, f"a {upcoming:.3f}s wait would pass the total deadline of {policy.total_timeout}s"
-                )
+                return refuse(state, f"a {upcoming:.3f}s wait would pass the total deadline of {policy.total_timeout}s")
             return False
 
         def stop_when_budget_spent(state: tenacity.RetryCallState) -> bool:
