@@ -232,6 +232,11 @@ class Breaker:
             with self._lock:
                 self._probe_in_flight = False
 
+    @property
+    def break_length(self) -> float:
+        """Seconds of the current (or next) break: ``reset_timeout``, doubled per failed probe."""
+        return self._break
+
     def open_remaining(self) -> float:
         """Seconds before an open breaker lets a probe through (0.0 unless open)."""
         if self.is_closed or self._cb.current_state != _OPEN:
