@@ -126,10 +126,11 @@ async def test_a_bad_image_is_its_items_error_and_the_rest_succeed() -> None:
 async def test_service_errors_are_items_with_their_class_and_request_id(
     make_client: Callable[..., VisionClient],
 ) -> None:
-    """A 500 that outlasts the retries is the item's InternalServerError, with its request id."""
+    """A 500 that outlasts the retries (and, with no patience, is not run again) is the item's
+    InternalServerError, with its request id."""
     transport = ScriptedTransport(json_response(500, {"error": {"code": "InternalServerError", "message": "boom"}}))
     client = make_client(transport, retry=RetryPolicy(max_attempts=2))
-    async with client, client.batch([png_bytes(80, 80)], "tag") as outcomes:
+    async with client, client.batch([png_bytes(80, 80)], "tag", patience=0) as outcomes:
         (item,) = [item async for item in outcomes]
     assert isinstance(item.error, InternalServerError) and item.error.request_id == "req-test"
     assert not item.ok and item.index == 0 and item.key is None

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from vision_async import (
+    BadRequestError,
     BreakerPolicy,
     CircuitOpenError,
+    InternalServerError,
     InvalidInputError,
     RateLimitError,
     RetryPolicy,
@@ -68,20 +70,19 @@ URLS = [f"https://example.com/{i}.jpg" for i in range(20)]
 
 
 async def test_an_outage_shorter_than_patience_pauses_the_batch() -> None:
-    """The breaker opens after two 503s; the other inputs wait for it instead of failing, and
-    succeed once the service is back: only the two that really got a 503 failed."""
+    """The breaker opens after two 503s; the other inputs wait for it instead of failing, the two
+    that got a 503 go back in line, and all succeed once the service is back."""
     vc = VirtualClock()
     transport = Outage(vc, until=vc.now + 20.0)
     async with vc.running(), client_for(vc, transport) as client:
         start = vc.now
         items = await run(client, URLS)
     assert len(items) == 20
-    failed = [item for item in items if not item.ok]
-    assert all(isinstance(item.error, ServiceUnavailableError) for item in failed)  # none refused
-    assert len(failed) == sum(1 for t in transport.times if t < transport.until) >= 2  # only those sent in the outage
+    assert [item.ok for item in items] == [True] * 20
+    sent_in_outage = sum(1 for t in transport.times if t < transport.until)
+    assert 2 <= sent_in_outage <= 4 + 1  # the first wave, then nothing while the breaker was open
     assert vc.now - start >= 30.0  # the others waited out the breaker's 30 s
-    assert len(transport.times) == 20  # one request per input: nothing was sent while it was open
-    assert all(item.attempts == 1 for item in items)  # a refusal by the breaker sends nothing
+    assert len(transport.times) == 20 + sent_in_outage  # a refusal by the breaker sends nothing
 
 
 async def test_patience_zero_keeps_the_fail_at_once_behaviour() -> None:
@@ -182,8 +183,17 @@ async def test_patience_zero_lets_throttled_inputs_fail_as_before() -> None:
 
 
 def test_only_not_now_errors_are_waited_for() -> None:
-    """Throttling and refusals are waited for (as long as they say); real failures are not."""
-    from vision_async import APITimeoutError, BadRequestError, CooldownTimeout, RateLimitTimeout
+    """Throttling, refusals and transient faults are waited for (as long as they say); permanent
+    errors are not."""
+    from vision_async import (
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        CooldownTimeout,
+        InternalServerError,
+        NotFoundError,
+        RateLimitTimeout,
+    )
 
     assert turned_away_for(CircuitOpenError("open", retry_after=12.5)) == 12.5
     assert turned_away_for(CircuitOpenError("probe out", retry_after=0.0)) == 0.5
@@ -191,6 +201,80 @@ def test_only_not_now_errors_are_waited_for() -> None:
     assert turned_away_for(RateLimitError(429)) == 1.0
     assert turned_away_for(RateLimitTimeout("token", wait=7.0)) == 7.0
     assert turned_away_for(CooldownTimeout("cool-down")) == 1.0
-    assert turned_away_for(ServiceUnavailableError(503, retry_after=5.0)) is None
-    assert turned_away_for(APITimeoutError("slow")) is None
+    assert turned_away_for(ServiceUnavailableError(503, retry_after=5.0)) == 5.0
+    assert turned_away_for(InternalServerError(500)) == 1.0
+    assert turned_away_for(APITimeoutError("slow")) == 1.0
+    assert turned_away_for(APIConnectionError("reset")) == 1.0
+    assert turned_away_for(APIStatusError(408)) == 1.0
     assert turned_away_for(BadRequestError(400)) is None
+    assert turned_away_for(NotFoundError(404)) is None
+    assert turned_away_for(InvalidInputError("bad image")) is None
+
+
+class Flaky(httpx.AsyncBaseTransport):
+    """Every request with an odd number fails: 500, 503, a dropped connection in turn; a request
+    for a ``/bad`` image answers 400 (permanent)."""
+
+    def __init__(self, vc: VirtualClock) -> None:
+        self.vc = vc
+        self.count = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.vc.sleep(0.05)
+        self.count += 1
+        if b"/bad" in request.content:
+            return json_response(400, {"error": {"code": "InvalidImageUrl", "message": "bad"}})
+        if self.count % 2:
+            kind = (self.count // 2) % 3
+            if kind == 2:
+                raise httpx.ReadError("connection dropped")
+            return json_response(500 if kind == 0 else 503, UNAVAILABLE)
+        return json_response(200, TAGS)
+
+
+def flaky_client(vc: VirtualClock, transport: httpx.AsyncBaseTransport) -> VisionClient:
+    """One attempt per call and no breaker: every transient fault ends a call."""
+    return VisionClient(
+        "https://unit.example.com", "k", transport=transport, clock=vc.clock, sleep=vc.sleep, retry=None, breaker=None
+    )
+
+
+async def test_inputs_whose_calls_ended_with_transient_faults_go_back_in_line_and_all_succeed() -> None:
+    vc = VirtualClock()
+    transport = Flaky(vc)
+    async with vc.running(), flaky_client(vc, transport) as client:
+        items = await run(client, URLS)
+    assert [item.ok for item in items] == [True] * 20
+    assert transport.count > 20  # some calls failed and were run again
+
+
+async def test_a_permanent_error_ends_its_input_at_once() -> None:
+    vc = VirtualClock()
+    transport = Flaky(vc)
+    urls = [*URLS[:5], "https://example.com/bad.jpg"]
+    async with vc.running(), flaky_client(vc, transport) as client:
+        items = await run(client, urls)
+    assert [item.ok for item in items] == [True] * 5 + [False]
+    assert isinstance(items[5].error, BadRequestError)
+    assert items[5].attempts == 1
+
+
+class Down(httpx.AsyncBaseTransport):
+    def __init__(self, vc: VirtualClock) -> None:
+        self.vc = vc
+        self.count = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.vc.sleep(0.05)
+        self.count += 1
+        return json_response(500, UNAVAILABLE)
+
+
+async def test_spent_patience_ends_inputs_with_their_transient_error() -> None:
+    vc = VirtualClock()
+    transport = Down(vc)
+    async with vc.running(), flaky_client(vc, transport) as client:
+        items = await run(client, URLS[:4], patience=3.0)
+    assert all(isinstance(item.error, InternalServerError) for item in items)
+    # 1 s between runs, at most 3 s of waiting: four calls per input, then the error.
+    assert transport.count == 4 * 4

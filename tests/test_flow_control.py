@@ -336,7 +336,9 @@ async def test_breaker_by_failure_ratio_trips_on_a_partial_outage() -> None:
     transport2 = TimedTransport(consecutive_vc, answer)
     async with (
         consecutive_vc.running(),
-        client_for(consecutive_vc, transport2, retry=None, breaker=BreakerPolicy(fail_max=5)) as client2,
+        client_for(
+            consecutive_vc, transport2, retry=None, breaker=BreakerPolicy(fail_max=5, failure_ratio=None)
+        ) as client2,
     ):
         for _ in range(40):
             with contextlib.suppress(VisionError):

@@ -23,7 +23,14 @@ def test_defaults_are_the_documented_ones() -> None:
     assert RetryPolicy() == RetryPolicy(
         max_attempts=4, initial_backoff=0.5, max_backoff=8.0, total_timeout=60.0, max_retry_after=60.0
     )
-    assert BreakerPolicy() == BreakerPolicy(fail_max=5, reset_timeout=30.0)
+    assert BreakerPolicy() == BreakerPolicy(
+        fail_max=5,
+        reset_timeout=5.0,
+        max_reset_timeout=30.0,
+        failure_ratio=0.5,
+        minimum_throughput=20,
+        sampling_window=1.0,
+    )
     assert ImageLimits() == ImageLimits(max_image_bytes=4 * 1024 * 1024, max_read_bytes=500 * 1024 * 1024)
 
 

@@ -332,3 +332,44 @@ async def test_async_hook_is_not_awaited_and_warns(
             await client.tag(URL)
     assert not awaited
     assert "hooks must be plain functions" in caplog.text
+
+
+@pytest.mark.parametrize("failures", [1, 2, 3, 5])
+async def test_the_first_attempt_fast_path_behaves_as_the_plain_tenacity_loop(failures: int) -> None:
+    """The retry layer makes the first attempt itself and hands a failure to tenacity (building
+    tenacity's loop costs more than a successful call); that must be the same as tenacity running
+    every attempt: the same attempts, waits, budget spent and outcome."""
+    from vision_async import InternalServerError
+    from vision_async._resilience.budget import RetryBudgetTracker
+    from vision_async._resilience.retry import Retrier
+
+    async def run(fast: bool) -> tuple[list[float], int, int, str]:
+        waits: list[float] = []
+        sent = [0]
+
+        async def sleep(seconds: float) -> None:
+            waits.append(seconds)
+
+        async def attempt() -> str:
+            sent[0] += 1
+            if sent[0] <= failures:
+                raise InternalServerError(500)
+            return "ok"
+
+        budget = RetryBudgetTracker()
+        retrier = Retrier(RetryPolicy(), clock=lambda: 0.0, sleep=sleep, rand=lambda: 0.5, budget=budget)
+        retrier.starting()
+        try:
+            if fast:
+                try:
+                    result = await attempt()
+                except InternalServerError as exc:
+                    assert retrier.may_retry(exc, "tag")
+                    result = await retrier.retry(exc, attempt, operation="tag", deadline=60.0)
+            else:
+                result = await retrier._retrying("tag", 60.0)(attempt)
+        except InternalServerError:
+            result = "failed"
+        return waits, sent[0], budget.retries_allowed, result
+
+    assert await run(fast=True) == await run(fast=False)

@@ -9,6 +9,12 @@ from __future__ import annotations
 __all__ = [
     "BATCH_CONCURRENCY",
     "BATCH_PATIENCE",
+    "BREAKER_FAILURE_RATIO",
+    "BREAKER_FAIL_MAX",
+    "BREAKER_MAX_RESET_TIMEOUT",
+    "BREAKER_MINIMUM_THROUGHPUT",
+    "BREAKER_RESET_TIMEOUT",
+    "BREAKER_SAMPLING_WINDOW",
     "BUDGET_MIN_PER_SECOND",
     "BUDGET_RATIO",
     "BUDGET_WINDOW",
@@ -23,6 +29,11 @@ __all__ = [
     "REDIS_RECONNECT_MIN",
     "REDIS_SYNC_INTERVAL",
     "REDIS_TIMEOUT",
+    "RETRY_INITIAL_BACKOFF",
+    "RETRY_MAX_ATTEMPTS",
+    "RETRY_MAX_BACKOFF",
+    "RETRY_MAX_RETRY_AFTER",
+    "RETRY_TOTAL_TIMEOUT",
     "TIMEOUT",
 ]
 
@@ -48,6 +59,32 @@ BUDGET_MIN_PER_SECOND = 1.0
 #: How far back, in seconds, calls and retries are counted (Finagle's ttl).
 BUDGET_WINDOW = 10.0
 
+# -- retries and the breaker --------------------------------------------------------------------
+
+#: Attempts per call, the first included (azure-core's policy retries 3 times too).
+RETRY_MAX_ATTEMPTS = 4
+#: Seconds before the first retry; doubles per retry (full jitter), up to RETRY_MAX_BACKOFF.
+RETRY_INITIAL_BACKOFF = 0.5
+RETRY_MAX_BACKOFF = 8.0
+#: A server asking for a longer wait than this (Retry-After) gets no retry: the call fails at once.
+RETRY_MAX_RETRY_AFTER = 60.0
+#: Seconds one call may take in all: every attempt, backoff and wait for a token or a cool-down.
+RETRY_TOTAL_TIMEOUT = 60.0
+
+#: Share of failed attempts over the sampling window that opens the breaker (resilience4j's 50%).
+BREAKER_FAILURE_RATIO = 0.5
+#: Attempts the sampling window must hold before the ratio is trusted.
+BREAKER_MINIMUM_THROUGHPUT = 20
+#: Seconds the failure ratio looks back.
+BREAKER_SAMPLING_WINDOW = 1.0
+#: Consecutive failures that open the breaker when traffic is too low for the ratio.
+BREAKER_FAIL_MAX = 5
+#: Seconds of the first break (Polly's and Hystrix's 5 s).
+BREAKER_RESET_TIMEOUT = 5.0
+#: Longest break: breaks double while probes keep failing, up to this.
+BREAKER_MAX_RESET_TIMEOUT = 30.0
+
+
 # -- operations --------------------------------------------------------------------------------
 
 #: Seconds :meth:`VisionClient.read` waits for an operation to finish, polls included.
@@ -60,8 +97,8 @@ MODEL_VERSION_EMBEDDINGS = "2023-04-15"
 
 #: Calls a batch keeps in flight unless told otherwise.
 BATCH_CONCURRENCY = 32
-#: Seconds an input may wait in all, turned away for now (429s, an open breaker), before it ends
-#: with the error that turned it away.
+#: Seconds an input may wait in all, turned away for now (429s, an open breaker, transient faults),
+#: before it ends with the error that turned it away.
 BATCH_PATIENCE = 300.0
 
 # -- coordination through Redis ----------------------------------------------------------------

@@ -5,7 +5,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ._defaults import BREAKER_FAIL_MAX as DEFAULT_FAIL_MAX
+from ._defaults import BREAKER_FAILURE_RATIO as DEFAULT_FAILURE_RATIO
+from ._defaults import BREAKER_MAX_RESET_TIMEOUT as DEFAULT_MAX_RESET_TIMEOUT
+from ._defaults import BREAKER_MINIMUM_THROUGHPUT as DEFAULT_MINIMUM_THROUGHPUT
+from ._defaults import BREAKER_RESET_TIMEOUT as DEFAULT_RESET_TIMEOUT
+from ._defaults import BREAKER_SAMPLING_WINDOW as DEFAULT_SAMPLING_WINDOW
 from ._defaults import MAX_CONNECTIONS as DEFAULT_MAX_CONNECTIONS
+from ._defaults import (
+    RETRY_INITIAL_BACKOFF,
+    RETRY_MAX_ATTEMPTS,
+    RETRY_MAX_BACKOFF,
+    RETRY_MAX_RETRY_AFTER,
+    RETRY_TOTAL_TIMEOUT,
+)
 from ._defaults import TIMEOUT as DEFAULT_TIMEOUT
 from ._errors import InvalidInputError
 from ._resilience.budget import RetryBudget
@@ -52,11 +65,11 @@ class RetryPolicy:
     fails at once with its last error instead of retrying. ``None`` turns the budget off.
     """
 
-    max_attempts: int = 4
-    initial_backoff: float = 0.5
-    max_backoff: float = 8.0
-    total_timeout: float | None = 60.0
-    max_retry_after: float = 60.0
+    max_attempts: int = RETRY_MAX_ATTEMPTS
+    initial_backoff: float = RETRY_INITIAL_BACKOFF
+    max_backoff: float = RETRY_MAX_BACKOFF
+    total_timeout: float | None = RETRY_TOTAL_TIMEOUT
+    max_retry_after: float = RETRY_MAX_RETRY_AFTER
     budget: RetryBudget | None = field(default_factory=RetryBudget)
 
     def __post_init__(self) -> None:
@@ -76,35 +89,66 @@ class RetryPolicy:
         return float(min(self.max_backoff, self.initial_backoff * (2**exponent)))
 
 
+class _DefaultRatio(float):
+    """The default failure ratio, told apart from a ratio the caller chose (``fail_max`` alone)."""
+
+    __slots__ = ()
+
+
+_AUTO_RATIO = _DefaultRatio(DEFAULT_FAILURE_RATIO)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerPolicy:
-    """The circuit breaker, counting in one of two ways.
+    """The circuit breaker: when it opens, and for how long.
 
-    Failures are 5xx answers, timeouts and connection errors; any other answer (4xx included,
-    429 too: a quota is not an outage) is a success for the breaker. Cancellation and a client
-    shutting down count as nothing.
+    What counts: every **attempt** (a retry is an attempt), because the breaker exists to stop
+    sending to a service that is down, and attempts are what the service sees. Failures are 5xx
+    answers, 408, timeouts and connection errors; any other answer (other 4xx, 429 too: a quota
+    is not an outage, the adaptive rate and cool-down handle it) is a success for the breaker.
+    Cancellation and a client shutting down count as nothing.
 
-    - **Consecutive** (the default, right for modest traffic): ``fail_max`` failures in a row
-      open it; any success resets the count.
-    - **Failure ratio** (set ``failure_ratio``, right under high concurrency, where one blip fails
-      every call in flight at once and a partial outage interleaves successes): it opens when, over
-      the last ``sampling_window`` seconds, at least ``minimum_throughput`` requests finished and
-      the share of failures reached ``failure_ratio``. ``fail_max`` is then not used.
+    The default rule (``BreakerPolicy()``) trips on evidence of an outage, not on a streak:
 
-    Open, it refuses calls for ``reset_timeout`` seconds; then one probe request is let through
-    (half-open): its success closes the breaker, its failure opens it again.
+    - **failure ratio**: it opens when, over the last ``sampling_window`` seconds (1 s), at least
+      ``minimum_throughput`` attempts (20) finished and at least ``failure_ratio`` (50%) of them
+      failed. At 64 calls in flight, 10% transient faults never get near it, and a batch of hung
+      attempts timing out together is a small share of what the window holds; a dead service
+      fails every attempt and opens it within about a second.
+    - **low traffic**: while the window holds fewer than ``minimum_throughput`` attempts, ``fail_max``
+      (5) failures in a row open it, so that a dead service called once a second is noticed
+      within a handful of calls.
+
+    ``BreakerPolicy(fail_max=n)`` alone (or ``failure_ratio=None``) keeps the consecutive rule only:
+    ``fail_max`` failures in a row open it, whatever the traffic; any success resets the count.
+
+    Open, it refuses calls for ``reset_timeout`` seconds (5 s, as Polly's and Hystrix's default
+    break); then one probe request is let through (half-open): its success closes the breaker,
+    its failure opens it again for twice the last break, up to ``max_reset_timeout`` (30 s), as
+    Polly's break-duration generator and Envoy's ejection time grow. Closing resets the break to
+    ``reset_timeout``. A short first break notices a recovered service within seconds; the growth
+    keeps a long outage down to a probe every 30 s.
     """
 
-    fail_max: int = 5
-    reset_timeout: float = 30.0
-    failure_ratio: float | None = None
-    minimum_throughput: int = 20
-    sampling_window: float = 30.0
+    fail_max: int = DEFAULT_FAIL_MAX
+    reset_timeout: float = DEFAULT_RESET_TIMEOUT
+    failure_ratio: float | None = _AUTO_RATIO
+    minimum_throughput: int = DEFAULT_MINIMUM_THROUGHPUT
+    sampling_window: float = DEFAULT_SAMPLING_WINDOW
+    max_reset_timeout: float = DEFAULT_MAX_RESET_TIMEOUT
 
     def __post_init__(self) -> None:
         if isinstance(self.fail_max, bool) or not isinstance(self.fail_max, int) or self.fail_max < 1:
             raise InvalidInputError(f"fail_max must be an int >= 1, got {self.fail_max!r}")
         _positive("reset_timeout", self.reset_timeout, allow_zero=True)
+        _positive("max_reset_timeout", self.max_reset_timeout, allow_zero=True)
+        if self.max_reset_timeout < self.reset_timeout:
+            # A cap below the first break: the break stays at reset_timeout (no growth).
+            object.__setattr__(self, "max_reset_timeout", self.reset_timeout)
+        if isinstance(self.failure_ratio, _DefaultRatio):
+            # fail_max given alone keeps its old meaning: the consecutive rule only.
+            ratio = None if self.fail_max != DEFAULT_FAIL_MAX else DEFAULT_FAILURE_RATIO
+            object.__setattr__(self, "failure_ratio", ratio)
         if self.failure_ratio is not None:
             ratio = self.failure_ratio
             if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:

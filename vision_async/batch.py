@@ -47,7 +47,17 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._core.call import attempt_counter
 from ._defaults import BATCH_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._defaults import BATCH_PATIENCE as DEFAULT_PATIENCE
-from ._errors import CircuitOpenError, CooldownTimeout, InvalidInputError, RateLimitError, RateLimitTimeout, VisionError
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    CircuitOpenError,
+    CooldownTimeout,
+    InternalServerError,
+    InvalidInputError,
+    RateLimitError,
+    RateLimitTimeout,
+    VisionError,
+)
 from ._v32.plans import OPERATIONS as _V32_OPERATIONS
 from .v4._surface import OPERATIONS as _V4_OPERATIONS
 
@@ -62,6 +72,9 @@ logger = logging.getLogger("vision_async.batch")
 PROBE_POLL = 0.5
 #: How long to wait after a throttled call that named no wait of its own.
 THROTTLE_WAIT = 1.0
+#: Seconds before an input whose call ended with a transient fault (5xx, timeout, connection
+#: error, 408) is run again.
+TRANSIENT_WAIT = 1.0
 
 #: The operations a batch can run, by the name of the client method (``v4.`` for Image Analysis 4.0):
 #: each surface lists its own.
@@ -142,8 +155,8 @@ def _split(entry: object) -> tuple[Any, Any]:
 
 def turned_away_for(exc: VisionError) -> float | None:
     """Seconds to wait before running a call again that ended with ``exc``, when ``exc`` means
-    "not now" (throttled, or refused by an open breaker, the rate limit or the cool-down); None
-    for any other error."""
+    "not now" (throttled, refused by an open breaker, the rate limit or the cool-down, or a
+    transient fault: 5xx, 408, a timeout or a connection error); None for a permanent error."""
     if isinstance(exc, CircuitOpenError):
         return exc.retry_after if exc.retry_after > 0 else PROBE_POLL
     if isinstance(exc, RateLimitError):
@@ -152,6 +165,14 @@ def turned_away_for(exc: VisionError) -> float | None:
         return max(exc.wait, PROBE_POLL)
     if isinstance(exc, CooldownTimeout):
         return THROTTLE_WAIT
+    if isinstance(exc, InternalServerError):
+        # A transient fault its retries did not get past (or the retry budget refused): the item
+        # goes back in line and is sent again later, behind the rate limit and the breaker.
+        return exc.retry_after if exc.retry_after is not None and exc.retry_after > 0 else TRANSIENT_WAIT
+    if isinstance(exc, APIConnectionError):
+        return TRANSIENT_WAIT
+    if isinstance(exc, APIStatusError) and exc.status_code == 408:
+        return TRANSIENT_WAIT
     return None
 
 

@@ -15,11 +15,17 @@ lock is held:
 
 Time comes from an injectable monotonic clock, not pybreaker's wall clock, so tests never sleep.
 
-In failure-ratio mode (``BreakerPolicy(failure_ratio=...)``) pybreaker's consecutive counter is
-never allowed to trip (``fail_max`` is set out of reach); a :class:`_Window` of per-second buckets
-counts outcomes over the sampling window, and the breaker calls pybreaker's ``open()`` when the
-ratio is reached. Half-open probes go through pybreaker as in consecutive mode (its success closes,
-its failure re-opens).
+The decision rule is the one part beside pybreaker. In consecutive mode (``BreakerPolicy(fail_max=n)``
+alone) pybreaker decides by itself: its ``fail_max``. In the default failure-ratio mode, a
+:class:`_Window` counts attempts over the sampling window; pybreaker still counts the streak (its
+``fail_counter``, fed through ``call()``), but its own ``fail_max`` is set out of reach, because a
+streak must open the breaker only at low traffic: at 64 in flight, a handful of hung attempts
+time out together while the service answers everything else, and pybreaker cannot be told "trip on
+a streak only when the window is thin". So :meth:`Breaker._record_ratio` decides (ratio when the
+window holds ``minimum_throughput`` attempts, else the streak) and calls pybreaker's ``open()``;
+pybreaker's state machine and its listener (:meth:`Breaker._state_changed`) do the rest: the open
+time, the growing break (doubled on each half-open -> open, reset on close), events and logs.
+Half-open probes go through pybreaker in both modes (its success closes, its failure re-opens).
 """
 
 from __future__ import annotations
@@ -27,13 +33,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from .._errors import APIConnectionError, CircuitOpenError, InternalServerError
+from .._errors import APIConnectionError, APIStatusError, CircuitOpenError, InternalServerError
 from .._events import BreakerState, BreakerStateChange, OnBreakerStateChange, call_hook
 from .._policies import BreakerPolicy
 
@@ -43,10 +48,16 @@ logger = logging.getLogger("vision_async.breaker")
 
 Outcome = Literal["success", "failure", "neutral"]
 
+#: Buckets of the failure-ratio window.
+WINDOW_BUCKETS = 10
+
 
 def counts_as_failure(exc: BaseException) -> bool:
-    """5xx answers, timeouts and connection errors are outages; nothing else is."""
-    return isinstance(exc, InternalServerError | APIConnectionError)
+    """5xx answers, 408, timeouts and connection errors are outages; nothing else is (other 4xx,
+    429 included, are answers of a service that works)."""
+    if isinstance(exc, InternalServerError | APIConnectionError):
+        return True
+    return isinstance(exc, APIStatusError) and exc.status_code == 408
 
 
 class Ticket:
@@ -74,29 +85,33 @@ def _fail() -> None:
 
 
 class _Window:
-    """Outcomes over the last ``seconds`` seconds, in one-second buckets (O(1) per outcome)."""
+    """Outcomes over the last ``seconds`` seconds, in :data:`WINDOW_BUCKETS` buckets (O(1) per
+    outcome): the window slides by a tenth of its length, so that it always holds between 90% and
+    100% of it (a window that emptied at every whole second would fall back to the low-traffic rule
+    at every boundary)."""
 
-    __slots__ = ("_failures", "_seconds", "_slots", "_successes", "_total_failures", "_total_successes")
+    __slots__ = ("_failures", "_size", "_slots", "_successes", "_total_failures", "_total_successes", "_width")
 
     def __init__(self, seconds: float) -> None:
-        size = max(1, math.ceil(seconds))
-        self._seconds = size
-        self._slots = [-1] * size  # which whole second each bucket holds
+        size = WINDOW_BUCKETS
+        self._size = size
+        self._width = seconds / size
+        self._slots = [-1] * size  # which bucket number (time // width) each bucket holds
         self._successes = [0] * size
         self._failures = [0] * size
         self._total_successes = 0
         self._total_failures = 0
 
     def _bucket(self, now: float) -> int:
-        second = int(now)
-        index = second % self._seconds
-        if self._slots[index] != second:
-            self._expire(second)
-            self._slots[index] = second
+        number = int(now // self._width)
+        index = number % self._size
+        if self._slots[index] != number:
+            self._expire(number)
+            self._slots[index] = number
         return index
 
-    def _expire(self, second: int) -> None:
-        oldest = second - self._seconds
+    def _expire(self, number: int) -> None:
+        oldest = number - self._size
         for i, held in enumerate(self._slots):
             if held != -1 and held <= oldest:
                 self._total_successes -= self._successes[i]
@@ -116,7 +131,7 @@ class _Window:
         return self._total_successes + self._total_failures, self._total_failures
 
     def clear(self) -> None:
-        for i in range(self._seconds):
+        for i in range(self._size):
             self._slots[i] = -1
             self._successes[i] = self._failures[i] = 0
         self._total_successes = self._total_failures = 0
@@ -164,6 +179,8 @@ class Breaker:
         self._on_state_change = on_state_change
         self._lock = threading.Lock()
         self._opened_at = 0.0
+        #: The current break: reset_timeout, doubled after each failed probe up to max_reset_timeout.
+        self._break = policy.reset_timeout
         self._probe_in_flight = False
         self._window = _Window(policy.sampling_window) if policy.failure_ratio is not None else None
         self._ratio_trip: tuple[int, int] | None = None
@@ -203,7 +220,7 @@ class Breaker:
                     self._mirrored = True
                     self._cb.open()
                 if self._cb.current_state == _OPEN:
-                    self._opened_at = self._clock() - self.policy.reset_timeout + remaining
+                    self._opened_at = self._clock() - self._break + remaining
             elif current != _CLOSED:
                 self._mirrored = True
                 self._probe_in_flight = False
@@ -215,11 +232,16 @@ class Breaker:
             with self._lock:
                 self._probe_in_flight = False
 
+    @property
+    def break_length(self) -> float:
+        """Seconds of the current (or next) break: ``reset_timeout``, doubled per failed probe."""
+        return self._break
+
     def open_remaining(self) -> float:
         """Seconds before an open breaker lets a probe through (0.0 unless open)."""
         if self.is_closed or self._cb.current_state != _OPEN:
             return 0.0
-        return max(0.0, self._opened_at + self.policy.reset_timeout - self._clock())
+        return max(0.0, self._opened_at + self._break - self._clock())
 
     def admit(self) -> Ticket:
         """Let one request through, or raise :class:`CircuitOpenError` without sending anything."""
@@ -229,7 +251,7 @@ class Breaker:
         with self._lock:
             state = cb.current_state
             if state == _OPEN:
-                remaining = self._opened_at + self.policy.reset_timeout - self._clock()
+                remaining = self._opened_at + self._break - self._clock()
                 if remaining > 0:
                     raise CircuitOpenError(
                         f"circuit breaker is open after failures; next probe allowed in {remaining:.3f}s",
@@ -268,16 +290,30 @@ class Breaker:
 
     def _record_ratio(self, failure: bool) -> None:
         assert self._window is not None
-        if self._cb.current_state != _CLOSED:
+        cb = self._cb
+        if cb.current_state != _CLOSED:
             return  # a late answer from before the breaker opened changes nothing
         finished, failures = self._window.add(self._clock(), failure)
+        if not failure:
+            if cb.fail_counter:
+                with self._lock:
+                    if cb.current_state == _CLOSED:
+                        cb.call(_succeed)  # pybreaker resets its consecutive count
+            return
         policy = self.policy
         assert policy.failure_ratio is not None
-        if failure and finished >= policy.minimum_throughput and failures >= policy.failure_ratio * finished:
-            with self._lock:
-                if self._cb.current_state == _CLOSED:
-                    self._ratio_trip = (failures, finished)
-                    self._cb.open()
+        with self._lock:
+            if cb.current_state != _CLOSED:
+                return
+            with contextlib.suppress(_Failure):
+                cb.call(_fail)  # pybreaker counts the streak (its fail_max is out of reach)
+            if finished >= policy.minimum_throughput:
+                trip = failures >= policy.failure_ratio * finished
+            else:
+                trip = cb.fail_counter >= policy.fail_max
+            if trip:
+                self._ratio_trip = (failures, finished)
+                cb.open()
 
     def _state_changed(self, old: str | None, new: str) -> None:
         # Called by pybreaker inside its lock; only bookkeeping and logging here.
@@ -286,9 +322,14 @@ class Breaker:
         if not mirrored:
             self.changes += 1
         if new == _OPEN:
+            if old == _HALF_OPEN and not mirrored:
+                # The probe failed: the service is still down, so the next break is longer.
+                self._break = min(self._break * 2, self.policy.max_reset_timeout)
             self._opened_at = self._clock()
-        if new == _CLOSED and self._window is not None:
-            self._window.clear()
+        if new == _CLOSED:
+            self._break = self.policy.reset_timeout
+            if self._window is not None:
+                self._window.clear()
         event = BreakerStateChange(
             old_state=BreakerState(old) if old else BreakerState.CLOSED,
             new_state=BreakerState(new),
@@ -300,16 +341,16 @@ class Breaker:
             failures, finished = self._ratio_trip
             self._ratio_trip = None
             logger.warning(
-                "circuit breaker opened: %d of the last %d requests failed; probing again in %.1fs",
+                "circuit breaker opened: %d of the last %d attempts failed; probing again in %.1fs",
                 failures,
                 finished,
-                self.policy.reset_timeout,
+                self._break,
             )
         elif new == _OPEN:
             logger.warning(
                 "circuit breaker opened after %d consecutive failures; probing again in %.1fs",
                 event.failures,
-                self.policy.reset_timeout,
+                self._break,
             )
         elif new == _CLOSED:
             logger.warning("circuit breaker closed: the service answered again")

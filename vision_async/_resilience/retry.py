@@ -173,29 +173,60 @@ class Retrier:
                 return float(server_wait)
             return self._rand() * policy.backoff_ceiling(state.attempt_number)
 
-        def stop(state: tenacity.RetryCallState) -> bool:
-            exc = _exception(state)
+        def refuse(state: tenacity.RetryCallState, reason: str) -> bool:
+            logger.debug(
+                "%s: not retrying after attempt %d (%s): %s",
+                operation,
+                state.attempt_number,
+                type(_exception(state)).__name__,
+                reason,
+            )
+            return True
+
+        class stop_when(tenacity.stop.stop_base):
+            """A stop rule of this module as one of tenacity's, so that stop_any composes them."""
+
+            def __init__(self, rule: Callable[[tenacity.RetryCallState], bool]) -> None:
+                self.rule = rule
+
+            def __call__(self, state: tenacity.RetryCallState) -> bool:
+                return self.rule(state)
+
+        class stop_after_attempts(tenacity.stop_after_attempt):
+            """tenacity's own attempt limit, with the reason logged."""
+
+            def __call__(self, state: tenacity.RetryCallState) -> bool:
+                done: bool = super().__call__(state)
+                return done and refuse(state, f"attempts exhausted ({policy.max_attempts})")
+
+        def stop_when_server_wait_too_long(state: tenacity.RetryCallState) -> bool:
             upcoming = state.upcoming_sleep
-            reason = None
-            if state.attempt_number >= policy.max_attempts:
-                reason = f"attempts exhausted ({policy.max_attempts})"
-            elif getattr(exc, "retry_after", None) is not None and upcoming > policy.max_retry_after:
-                reason = f"server asks for {upcoming:.3f}s, above max_retry_after={policy.max_retry_after}s"
-            elif deadline is not None and clock() + upcoming > deadline:
-                reason = f"a {upcoming:.3f}s wait would pass the total deadline of {policy.total_timeout}s"
-            elif budget is not None and not budget.try_spend_retry(clock()):
-                counters.retries_refused += 1
-                reason = "the retry budget is spent (too many retries client-wide)"
-            if reason is not None:
-                logger.debug(
-                    "%s: not retrying after attempt %d (%s): %s",
-                    operation,
-                    state.attempt_number,
-                    type(exc).__name__,
-                    reason,
+            if getattr(_exception(state), "retry_after", None) is not None and upcoming > policy.max_retry_after:
+                return refuse(
+                    state, f"server asks for {upcoming:.3f}s, above max_retry_after={policy.max_retry_after}s"
                 )
-                return True
             return False
+
+        def stop_before_deadline(state: tenacity.RetryCallState) -> bool:
+            # tenacity's stop_before_delay, on the client's (injectable) clock and the call's deadline.
+            upcoming = state.upcoming_sleep
+            if deadline is not None and clock() + upcoming > deadline:
+                return refuse(state, f"a {upcoming:.3f}s wait would pass the total deadline of {policy.total_timeout}s")
+            return False
+
+        def stop_when_budget_spent(state: tenacity.RetryCallState) -> bool:
+            # Last: the budget is spent only by a retry that nothing else stops.
+            if budget is not None and not budget.try_spend_retry(clock()):
+                counters.retries_refused += 1
+                return refuse(state, "the retry budget is spent (too many retries client-wide)")
+            return False
+
+        stop = tenacity.stop_any(
+            stop_after_attempts(policy.max_attempts),
+            stop_when(stop_when_server_wait_too_long),
+            stop_when(stop_before_deadline),
+            stop_when(stop_when_budget_spent),
+        )
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = _exception(state)

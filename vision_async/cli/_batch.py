@@ -157,7 +157,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         type=_seconds,
         default=DEFAULT_PATIENCE,
         metavar="SECONDS",
-        help="how long an input may wait in all while throttled or refused by an open breaker (300; 0: fail at once)",
+        help=(
+            "how long an input may wait in all, turned away by a transient fault, throttling or an"
+            " open breaker (300; 0: fail at once)"
+        ),
     )
     p.add_argument(
         "--redis",

@@ -399,7 +399,7 @@ class RedisBreakerStore:
             return  # the open key expired on its own; the probe lock says who probes
         ns = self._ns
         remaining = breaker.open_remaining() if state is BreakerState.OPEN else 0.0
-        open_ms = max(1, int((remaining or breaker.policy.reset_timeout) * 1000))
+        open_ms = max(1, int((remaining or breaker.break_length) * 1000))
         args = [
             "open" if state is BreakerState.OPEN else "closed",
             str(open_ms),
