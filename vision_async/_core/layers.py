@@ -34,6 +34,7 @@ from .._resilience.retry import Retrier, parse_retry_after
 from .._resilience.state import BreakerStore
 from .._resilience.stats import Counters
 from .._transports.base import OutgoingRequest, RawResponse, Transport
+from .._observe.seam import Observer
 from .auth import Auth
 from .call import Call, Handler, Response, closed_in_flight, request_id_of
 
@@ -323,6 +324,7 @@ class Send:
         self._clock = clock
         self._redact = redact
         self._wall_clock = wall_clock
+        self.observer: Observer | None = None  # set by Pipeline.observe
 
     async def __call__(self, call: Call) -> Response:
         lifecycle = self._lifecycle
@@ -344,6 +346,15 @@ class Send:
         if call.query:
             url = f"{url}?{call.query}"
         request = OutgoingRequest(call.method, url, tuple(headers), call.content, timeout, call.max_body)
+        if self.observer is not None:
+            return await self.observer.attempt(call, request, self._exchange if not by_deadline else self._exchange_by_deadline)
+        return await self._exchange(call, request, by_deadline)
+
+    async def _exchange_by_deadline(self, call: Call, request: OutgoingRequest) -> Response:
+        return await self._exchange(call, request, True)
+
+    async def _exchange(self, call: Call, request: OutgoingRequest, by_deadline: bool = False) -> Response:
+        lifecycle = self._lifecycle
         self._counters.requests += 1
         try:
             raw = await self._transport.send(request)
