@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = ["Instruments"]
@@ -11,7 +11,8 @@ _BREAKER = {"closed": 0, "half-open": 1, "open": 2}
 
 
 class Instruments:
-    def __init__(self, meter: Any, lanes: Iterable[Any]) -> None:
+    def __init__(self, meter: Any, lanes: Iterable[Any], totals: Callable[[], tuple[int, int]] | None = None) -> None:
+        """``totals()``: (retries refused by the budget, stale-connection resends), read when collected."""
         from opentelemetry.metrics import Observation
 
         self.lanes = tuple(lanes)
@@ -34,6 +35,28 @@ class Instruments:
             for lane in self.lanes:
                 if lane.breaker is not None:
                     yield Observation(_BREAKER.get(str(lane.breaker.state), 0), {"vision_async.resource": lane.root})
+
+        self.batch_items = meter.create_counter(
+            "vision_async.batch.items", unit="{item}", description="Batch items finished, by outcome (done, failed)."
+        )
+
+        if totals is not None:
+            read = totals
+
+            def refused(_options: Any) -> Iterable[Any]:
+                yield Observation(read()[0])
+
+            def stale(_options: Any) -> Iterable[Any]:
+                yield Observation(read()[1])
+
+            meter.create_observable_counter(
+                "vision_async.retries.refused", callbacks=[refused], unit="{retry}",
+                description="Retries the retry budget refused.",
+            )
+            meter.create_observable_counter(
+                "vision_async.stale_resends", callbacks=[stale], unit="{request}",
+                description="Requests resent at once because the server had closed a pooled connection.",
+            )
 
         meter.create_observable_gauge(
             "vision_async.allowed_rate", callbacks=[rates], unit="{request}/s", description="The rate the limiter allows now."

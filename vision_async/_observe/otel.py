@@ -37,14 +37,14 @@ def _version_of(operation: str) -> str:
 
 
 class OtelObserver:
-    def __init__(self, tracer_provider: Any, meter_provider: Any, lanes: Iterable[Any]) -> None:
+    def __init__(self, tracer_provider: Any, meter_provider: Any, lanes: Iterable[Any], totals: Any = None) -> None:
         self.tracer = tracer_provider.get_tracer(SCOPE, __version__) if tracer_provider is not None else None
         self.lanes = tuple(lanes)
         self.meter = None
         if meter_provider is not None:
             from .instruments import Instruments
 
-            self.meter = Instruments(meter_provider.get_meter(SCOPE, __version__), self.lanes)
+            self.meter = Instruments(meter_provider.get_meter(SCOPE, __version__), self.lanes, totals)
 
     # -- one call ---------------------------------------------------------------------------
 
