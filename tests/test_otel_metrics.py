@@ -32,11 +32,7 @@ def points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
 
 
 def total(found: dict[str, list[Any]], name: str, **match: object) -> float:
-    return sum(
-        p.value
-        for p in found.get(name, [])
-        if all(p.attributes.get(k) == v for k, v in match.items())
-    )
+    return sum(p.value for p in found.get(name, []) if all(p.attributes.get(k) == v for k, v in match.items()))
 
 
 async def test_metrics_agree_with_stats_after_mixed_outcomes(fake_clock: FakeClock) -> None:
@@ -86,7 +82,13 @@ async def test_metrics_agree_with_stats_after_mixed_outcomes(fake_clock: FakeClo
         for point in series:
             for key, value in point.attributes.items():
                 assert key in {
-                    "vision_async.operation", "vision_async.outcome", "vision_async.resource",
-                    "http.request.method", "server.address", "server.port", "http.response.status_code", "error.type",
+                    "vision_async.operation",
+                    "vision_async.outcome",
+                    "vision_async.resource",
+                    "http.request.method",
+                    "server.address",
+                    "server.port",
+                    "http.response.status_code",
+                    "error.type",
                 }, (name, key)
                 assert KEY not in str(value)

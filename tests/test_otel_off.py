@@ -57,7 +57,11 @@ async def test_tracing_false_records_nothing_even_with_a_global_provider(
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
     em = Emulator(clock=fake_clock.clock, sleep=fake_clock.sleep, ocr="off")
     off = VisionClient(
-        "https://e.test", "k", transport=EmulatorTransport(em), clock=fake_clock.clock, sleep=fake_clock.sleep,
+        "https://e.test",
+        "k",
+        transport=EmulatorTransport(em),
+        clock=fake_clock.clock,
+        sleep=fake_clock.sleep,
         tracing=False,
     )
     assert off._pipeline.observer is None

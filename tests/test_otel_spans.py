@@ -85,7 +85,7 @@ async def test_traceparent_received_names_the_attempt_span(fake_clock: FakeClock
         await client.tag(IMAGE)
     (attempt,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
     (traceparent,) = em.traceparents
-    version, trace_id, span_id, flags = traceparent.split("-")
+    _version, trace_id, span_id, _flags = traceparent.split("-")
     assert int(trace_id, 16) == attempt.context.trace_id
     assert int(span_id, 16) == attempt.context.span_id
 
@@ -121,7 +121,7 @@ async def test_breaker_refusal_is_an_event(fake_clock: FakeClock) -> None:
 
 
 async def test_v4_span_name(fake_clock: FakeClock) -> None:
-    em, client, exporter = make(fake_clock)
+    _em, client, exporter = make(fake_clock)
     async with client:
         await client.v4.analyze(IMAGE, features=["tags"])
     (call,) = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.INTERNAL]

@@ -237,7 +237,10 @@ class VisionClient:
         if not isinstance(tracing, bool):
             raise ConfigurationError(f"tracing must be a bool, got {tracing!r}")
         observer = make_observer(
-            tracing=tracing, tracer_provider=tracer_provider, meter_provider=meter_provider, lanes=lanes,
+            tracing=tracing,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            lanes=lanes,
             totals=lambda: (counters.retries_refused, self._transport.stats().stale_resends),
         )
         if observer is not None:

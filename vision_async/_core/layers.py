@@ -26,6 +26,7 @@ from .._errors import (
     VisionError,
     error_from_response,
 )
+from .._observe.seam import Observer
 from .._resilience.adaptive import AdaptiveRate
 from .._resilience.breaker import Breaker, Outcome, Ticket, counts_as_failure
 from .._resilience.cooldown import Cooldown
@@ -34,7 +35,6 @@ from .._resilience.retry import Retrier, parse_retry_after
 from .._resilience.state import BreakerStore
 from .._resilience.stats import Counters
 from .._transports.base import OutgoingRequest, RawResponse, Transport
-from .._observe.seam import Observer
 from .auth import Auth
 from .call import Call, Handler, Response, closed_in_flight, request_id_of
 
@@ -347,7 +347,9 @@ class Send:
             url = f"{url}?{call.query}"
         request = OutgoingRequest(call.method, url, tuple(headers), call.content, timeout, call.max_body)
         if self.observer is not None:
-            return await self.observer.attempt(call, request, self._exchange if not by_deadline else self._exchange_by_deadline)
+            return await self.observer.attempt(
+                call, request, self._exchange if not by_deadline else self._exchange_by_deadline
+            )
         return await self._exchange(call, request, by_deadline)
 
     async def _exchange_by_deadline(self, call: Call, request: OutgoingRequest) -> Response:

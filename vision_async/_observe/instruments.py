@@ -19,11 +19,15 @@ class Instruments:
         self.duration = meter.create_histogram(
             "http.client.request.duration", unit="s", description="Duration of HTTP client requests (per attempt)."
         )
-        self.calls = meter.create_counter("vision_async.calls", unit="{call}", description="Calls by operation and outcome.")
+        self.calls = meter.create_counter(
+            "vision_async.calls", unit="{call}", description="Calls by operation and outcome."
+        )
         self.attempts = meter.create_counter("vision_async.attempts", unit="{attempt}", description="Attempts sent.")
         self.retries = meter.create_counter("vision_async.retries", unit="{retry}", description="Retries made.")
         self.throttled = meter.create_counter("vision_async.throttled", unit="{response}", description="429 answers.")
-        self.in_flight = meter.create_up_down_counter("vision_async.in_flight", unit="{call}", description="Calls in flight.")
+        self.in_flight = meter.create_up_down_counter(
+            "vision_async.in_flight", unit="{call}", description="Calls in flight."
+        )
 
         def rates(_options: Any) -> Iterable[Any]:
             for lane in self.lanes:
@@ -50,16 +54,23 @@ class Instruments:
                 yield Observation(read()[1])
 
             meter.create_observable_counter(
-                "vision_async.retries.refused", callbacks=[refused], unit="{retry}",
+                "vision_async.retries.refused",
+                callbacks=[refused],
+                unit="{retry}",
                 description="Retries the retry budget refused.",
             )
             meter.create_observable_counter(
-                "vision_async.stale_resends", callbacks=[stale], unit="{request}",
+                "vision_async.stale_resends",
+                callbacks=[stale],
+                unit="{request}",
                 description="Requests resent at once because the server had closed a pooled connection.",
             )
 
         meter.create_observable_gauge(
-            "vision_async.allowed_rate", callbacks=[rates], unit="{request}/s", description="The rate the limiter allows now."
+            "vision_async.allowed_rate",
+            callbacks=[rates],
+            unit="{request}/s",
+            description="The rate the limiter allows now.",
         )
         meter.create_observable_gauge(
             "vision_async.breaker.state", callbacks=[breakers], unit="1", description="0 closed, 1 half-open, 2 open."

@@ -20,8 +20,8 @@ from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from .._version import __version__
 from .._errors import CircuitOpenError, RateLimitError, VisionError
+from .._version import __version__
 
 if TYPE_CHECKING:
     from .._core.call import Call, Response
@@ -86,7 +86,9 @@ class OtelObserver:
                         if getattr(exc, "request_id", None):
                             span.set_attribute("vision_async.request_id", str(exc.request_id))
                         if isinstance(exc, CircuitOpenError):
-                            span.add_event("vision_async.breaker_refused", {"vision_async.retry_after": float(exc.retry_after)})
+                            span.add_event(
+                                "vision_async.breaker_refused", {"vision_async.retry_after": float(exc.retry_after)}
+                            )
                         if isinstance(exc, RateLimitError):
                             span.set_attribute("vision_async.throttled", True)
                     name = type(exc).__name__
@@ -117,12 +119,18 @@ class OtelObserver:
         with self.tracer.start_as_current_span(
             f"vision_async {operation}",
             kind=SpanKind.INTERNAL,
-            attributes={"vision_async.operation": operation, "vision_async.api_version": _version_of(operation),
-                        "vision_async.attempts": 0, "error.type": type(exc).__name__},
+            attributes={
+                "vision_async.operation": operation,
+                "vision_async.api_version": _version_of(operation),
+                "vision_async.attempts": 0,
+                "error.type": type(exc).__name__,
+            },
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
-            span.add_event("vision_async.breaker_refused", {"vision_async.retry_after": float(getattr(exc, "retry_after", 0.0))})
+            span.add_event(
+                "vision_async.breaker_refused", {"vision_async.retry_after": float(getattr(exc, "retry_after", 0.0))}
+            )
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
 
@@ -174,15 +182,22 @@ class OtelObserver:
             if call.attempts > 1:
                 attributes["http.request.resend_count"] = call.attempts - 1
             with tracer.start_as_current_span(
-                request.method, kind=SpanKind.CLIENT, attributes=attributes,
-                record_exception=False, set_status_on_exception=False,
+                request.method,
+                kind=SpanKind.CLIENT,
+                attributes=attributes,
+                record_exception=False,
+                set_status_on_exception=False,
             ) as span:
                 carrier: dict[str, str] = {}
                 inject(carrier)
                 if carrier:
                     request = type(request)(
-                        request.method, request.url, request.headers + tuple(carrier.items()),
-                        request.content, request.timeout, request.max_body,
+                        request.method,
+                        request.url,
+                        request.headers + tuple(carrier.items()),
+                        request.content,
+                        request.timeout,
+                        request.max_body,
                     )
                 try:
                     response = await inner(call, request)
@@ -193,17 +208,21 @@ class OtelObserver:
                     error = str(status) if status is not None else type(exc).__name__
                     span.set_attribute("error.type", error)
                     span.set_status(Status(StatusCode.ERROR, error))
-                    if isinstance(exc, RateLimitError):
-                        if call_span.is_recording():
-                            call_span.add_event("vision_async.cooldown", {
+                    if isinstance(exc, RateLimitError) and call_span.is_recording():
+                        call_span.add_event(
+                            "vision_async.cooldown",
+                            {
                                 "vision_async.resource": f"{parts.scheme}://{parts.netloc}",
                                 "vision_async.retry_after": float(exc.retry_after or 0.0),
-                            })
-                            call_span.set_attribute("vision_async.throttled", True)
+                            },
+                        )
+                        call_span.set_attribute("vision_async.throttled", True)
                     raise
                 status = response.status_code
                 span.set_attribute("http.response.status_code", status)
                 return response
         finally:
             if meter is not None:
-                meter.attempt_done(call.operation, request.method, host, port, status, error, time.perf_counter() - started)
+                meter.attempt_done(
+                    call.operation, request.method, host, port, status, error, time.perf_counter() - started
+                )
