@@ -92,3 +92,24 @@ async def test_metrics_agree_with_stats_after_mixed_outcomes(fake_clock: FakeClo
                     "error.type",
                 }, (name, key)
                 assert KEY not in str(value)
+
+
+async def test_batch_items_done_and_failed(fake_clock: FakeClock) -> None:
+    reader = InMemoryMetricReader()
+    em = Emulator(clock=fake_clock.clock, sleep=fake_clock.sleep, ocr="off")
+    client = VisionClient(
+        "https://e.test",
+        KEY,
+        transport=EmulatorTransport(em),
+        clock=fake_clock.clock,
+        sleep=fake_clock.sleep,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+    )
+    async with client:
+        async with client.batch([IMAGE, b"not an image", IMAGE, IMAGE], "tag") as outcomes:
+            items = [item async for item in outcomes]
+        found = points(reader)
+    done = sum(item.error is None for item in items)
+    assert done == 3
+    assert total(found, "vision_async.batch.items", **{"vision_async.outcome": "done"}) == done
+    assert total(found, "vision_async.batch.items", **{"vision_async.outcome": "failed"}) == 1

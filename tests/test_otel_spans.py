@@ -150,3 +150,23 @@ async def test_no_secret_in_any_exported_value(fake_clock: FakeClock) -> None:
             values.extend(f"{k}={v}" for k, v in (event.attributes or {}).items())
         values.append(str(span.status.description))
     assert not [v for v in values if KEY in v]
+
+
+async def test_a_batch_is_one_span_and_each_item_a_linked_trace(fake_clock: FakeClock) -> None:
+    em, client, exporter = make(fake_clock, retry=None, breaker=None)
+    async with client:
+        async with client.batch([IMAGE, IMAGE, b"not an image"], "tag", concurrency=2) as outcomes:
+            items = [item async for item in outcomes]
+    assert sum(item.error is None for item in items) == 2
+    spans = exporter.get_finished_spans()
+    (batch,) = [s for s in spans if s.name == "vision_async batch tag"]
+    assert batch.attributes is not None
+    assert batch.attributes["vision_async.batch.submitted"] == 3
+    assert batch.attributes["vision_async.batch.done"] == 2
+    assert batch.attributes["vision_async.batch.failed"] == 1
+    calls = [s for s in spans if s.name == "vision_async tag"]
+    assert len(calls) == 2  # the bad image is refused before the pipeline: no call span
+    for call in calls:
+        assert call.parent is None  # a trace of its own ...
+        assert call.context.trace_id != batch.context.trace_id
+        assert [link.context.span_id for link in call.links] == [batch.context.span_id]  # ... linked to the batch

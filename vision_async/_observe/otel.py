@@ -16,12 +16,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagate import inject
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from .._errors import CircuitOpenError, RateLimitError, VisionError
 from .._version import __version__
+from .seam import batch_link
 
 if TYPE_CHECKING:
     from .._core.call import Call, Response
@@ -64,8 +66,12 @@ class OtelObserver:
                 if meter is not None:
                     meter.call_done(call.operation, "success")
                 return response
+            batch = batch_link.get()
             with tracer.start_as_current_span(
                 f"vision_async {call.operation}",
+                # A batch item's call is a trace of its own, linked to the batch span (see batch_start).
+                context=otel_context.Context() if batch is not None else None,
+                links=[Link(batch.get_span_context())] if batch is not None else None,  # type: ignore[attr-defined]
                 kind=SpanKind.INTERNAL,
                 attributes={
                     "vision_async.operation": call.operation,
@@ -149,6 +155,44 @@ class OtelObserver:
         if self.meter is not None:
             self.meter.retries.add(1, {"vision_async.operation": event.operation})
 
+    # -- a batch ----------------------------------------------------------------------------
+
+    def batch_start(self, operation: str) -> object:
+        """The batch span (started, not made current): each item's call span is the root of a
+        trace of its own with a link to it, so a batch of a million inputs is a million small
+        traces, never one trace with a million children (which tracing backends truncate)."""
+        state = _BatchState()
+        if self.tracer is not None:
+            state.span = self.tracer.start_span(
+                f"vision_async batch {operation}",
+                kind=SpanKind.INTERNAL,
+                attributes={"vision_async.operation": operation},
+            )
+        return state
+
+    def batch_item(self, batch: object, operation: str, failed: bool) -> None:
+        assert isinstance(batch, _BatchState)
+        if failed:
+            batch.failed += 1
+        else:
+            batch.done += 1
+        if self.meter is not None:
+            outcome = "failed" if failed else "done"
+            self.meter.batch_items.add(1, {"vision_async.operation": operation, "vision_async.outcome": outcome})
+
+    def batch_end(self, batch: object, submitted: int, error: BaseException | None) -> None:
+        assert isinstance(batch, _BatchState)
+        span = batch.span
+        if span is None:
+            return
+        span.set_attribute("vision_async.batch.submitted", submitted)
+        span.set_attribute("vision_async.batch.done", batch.done)
+        span.set_attribute("vision_async.batch.failed", batch.failed)
+        if error is not None:
+            span.set_attribute("error.type", type(error).__name__)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        span.end()
+
     # -- one attempt ------------------------------------------------------------------------
 
     async def attempt(
@@ -226,3 +270,15 @@ class OtelObserver:
                 meter.attempt_done(
                     call.operation, request.method, host, port, status, error, time.perf_counter() - started
                 )
+
+
+class _BatchState:
+    __slots__ = ("done", "failed", "span")
+
+    def __init__(self) -> None:
+        self.span: Any = None
+        self.done = 0
+        self.failed = 0
+
+    def get_span_context(self) -> Any:
+        return self.span.get_span_context() if self.span is not None else trace.INVALID_SPAN_CONTEXT

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .._core.call import Call, Response
     from .._transports.base import OutgoingRequest
 
-__all__ = ["Observer", "make_observer"]
+__all__ = ["Observer", "batch_link", "make_observer"]
+
+#: Set in each batch item's own task: the batch span that item's call span links to (opaque here).
+batch_link: ContextVar[object | None] = ContextVar("vision_async_batch_link", default=None)
 
 
 class Observer(Protocol):
@@ -28,6 +32,12 @@ class Observer(Protocol):
     def refused(self, operation: str, exc: BaseException) -> None: ...
 
     def on_retry(self, event: Any) -> None: ...
+
+    def batch_start(self, operation: str) -> object: ...
+
+    def batch_item(self, batch: object, operation: str, failed: bool) -> None: ...
+
+    def batch_end(self, batch: object, submitted: int, error: BaseException | None) -> None: ...
 
 
 def _provider_set(api: Any, getter: str, proxy: str) -> bool:
