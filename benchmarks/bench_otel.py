@@ -116,7 +116,6 @@ asyncio.run(main())
 """
 
 
-
 def export(commit: str) -> Path:
     target = Path(tempfile.mkdtemp(prefix="vision-async-before-"))
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True).stdout
@@ -137,9 +136,20 @@ def callgrind(tree: Path, calls: int) -> int:
         outfile = Path(tmp) / "cg.out"
         env = {**os.environ, "PYTHONPATH": str(tree)}
         subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={outfile}", sys.executable, "-c", LOOP,
-             str(tree), str(calls), "emulator"],
-            capture_output=True, env=env, check=True,
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={outfile}",
+                sys.executable,
+                "-c",
+                LOOP,
+                str(tree),
+                str(calls),
+                "emulator",
+            ],
+            capture_output=True,
+            env=env,
+            check=True,
         )
         for line in outfile.read_text().splitlines():
             if line.startswith("summary:") or line.startswith("totals:"):
@@ -187,7 +197,8 @@ def main() -> None:
         sdk = [run(ROOT, args.calls, "sdk") for _ in range(args.rounds)]
         keys = list(sdk[0])
         med = {k: statistics.median(r[k] for r in sdk) for k in keys}
-        lines += ["## The SDK configured (in-memory exporter and reader), same interpreter", "", "| setting | us per tag() | ratio to none |", "|---|---|---|"]
+        lines += ["## The SDK configured (in-memory exporter and reader), same interpreter", ""]
+        lines += ["| setting | us per tag() | ratio to none |", "|---|---|---|"]
         lines += [f"| {k} | {med[k]:.2f} | {med[k] / med['none']:.2f} |" for k in keys]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
+import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from vision_async import BreakerPolicy, CircuitOpenError, InternalServerError, RetryPolicy, VisionClient
+from vision_async import BreakerPolicy, CircuitOpenError, InternalServerError, RetryPolicy, VisionClient, VisionError
 from vision_async.emulator import Emulator, EmulatorTransport
 from vision_async.testing import FakeClock
 
@@ -153,10 +157,9 @@ async def test_no_secret_in_any_exported_value(fake_clock: FakeClock) -> None:
 
 
 async def test_a_batch_is_one_span_and_each_item_a_linked_trace(fake_clock: FakeClock) -> None:
-    em, client, exporter = make(fake_clock, retry=None, breaker=None)
-    async with client:
-        async with client.batch([IMAGE, IMAGE, b"not an image"], "tag", concurrency=2) as outcomes:
-            items = [item async for item in outcomes]
+    _, client, exporter = make(fake_clock, retry=None, breaker=None)
+    async with client, client.batch([IMAGE, IMAGE, b"not an image"], "tag", concurrency=2) as outcomes:
+        items = [item async for item in outcomes]
     assert sum(item.error is None for item in items) == 2
     spans = exporter.get_finished_spans()
     (batch,) = [s for s in spans if s.name == "vision_async batch tag"]
@@ -170,3 +173,72 @@ async def test_a_batch_is_one_span_and_each_item_a_linked_trace(fake_clock: Fake
         assert call.parent is None  # a trace of its own ...
         assert call.context.trace_id != batch.context.trace_id
         assert [link.context.span_id for link in call.links] == [batch.context.span_id]  # ... linked to the batch
+
+
+def exported_values(exporter: InMemorySpanExporter) -> list[str]:
+    values: list[str] = []
+    for span in exporter.get_finished_spans():
+        values.append(span.name)
+        values.extend(f"{k}={v}" for k, v in (span.attributes or {}).items())
+        for event in span.events:
+            values.append(event.name)
+            values.extend(f"{k}={v}" for k, v in (event.attributes or {}).items())
+        values.append(str(span.status.description))
+    return values
+
+
+TOKEN = "bearer-t0ken-that-must-never-leak-42"
+PROXY_PASSWORD = "pr0xy-passw0rd-never-leaks"
+
+
+class Token:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.expires_on = int(time.time()) + 3600
+
+
+class Credential:
+    async def get_token(self, *scopes: str) -> Token:
+        return Token(TOKEN)
+
+
+async def test_no_bearer_token_in_any_exported_value(fake_clock: FakeClock) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    em = Emulator(clock=fake_clock.clock, sleep=fake_clock.sleep, ocr="off")
+    em.set_faults("tag", rate_limit=1)
+    client = VisionClient(
+        "https://e.test",
+        credential=Credential(),
+        transport=EmulatorTransport(em),
+        clock=fake_clock.clock,
+        sleep=fake_clock.sleep,
+        tracer_provider=provider,
+    )
+    async with client:
+        await client.tag(IMAGE)
+        await client.tag(IMAGE)
+    values = exported_values(exporter)
+    assert any("vision_async tag" in v for v in values)
+    assert not [v for v in values if TOKEN in v]
+
+
+async def test_no_proxy_password_in_any_exported_value() -> None:
+    """Through a proxy (with a password) that refuses connections: the failure is exported, the password is not."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    transport = httpx.AsyncHTTPTransport(proxy=f"http://user:{PROXY_PASSWORD}@127.0.0.1:{port}")
+    client = VisionClient(
+        "https://e.test", KEY, transport=transport, retry=RetryPolicy(max_attempts=1), tracer_provider=provider
+    )
+    async with client:
+        with pytest.raises(VisionError):
+            await client.tag(IMAGE)
+    values = exported_values(exporter)
+    assert any(v.startswith("exception.message=") for v in values)  # the failure was exported
+    assert not [v for v in values if PROXY_PASSWORD in v or KEY in v]
