@@ -12,11 +12,21 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from vision_async import BreakerPolicy, CircuitOpenError, InternalServerError, RetryPolicy, VisionClient, VisionError
+from vision_async import (
+    BreakerPolicy,
+    CircuitOpenError,
+    InternalServerError,
+    RateLimit,
+    RetryPolicy,
+    VisionClient,
+    VisionError,
+)
 from vision_async.emulator import Emulator, EmulatorTransport
 from vision_async.testing import FakeClock
 
+from . import hostile_server as hs
 from .conftest import png_bytes
+from .test_transport_support import close_on_reuse
 
 pytestmark = pytest.mark.anyio
 
@@ -242,3 +252,30 @@ async def test_no_proxy_password_in_any_exported_value() -> None:
     values = exported_values(exporter)
     assert any(v.startswith("exception.message=") for v in values)  # the failure was exported
     assert not [v for v in values if PROXY_PASSWORD in v or KEY in v]
+
+
+async def test_rate_limit_wait_is_an_event(fake_clock: FakeClock) -> None:
+    _, client, exporter = make(fake_clock, rate_limit=RateLimit(per_second=1.0, burst=1))
+    async with client:
+        await client.tag(IMAGE)
+        await client.tag(IMAGE)  # waits for its token
+    calls = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.INTERNAL]
+    waits = [e for s in calls for e in s.events if e.name == "vision_async.rate_limit_wait"]
+    assert len(waits) == 1
+    assert waits[0].attributes is not None and float(waits[0].attributes["vision_async.wait_s"]) > 0
+
+
+async def test_stale_connection_resend_is_an_event(anyio_backend: str) -> None:
+    """The default pool against a server closing every reused connection: the second call resends."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with hs.HostileServer(close_on_reuse()) as server:
+        async with VisionClient(server.url, KEY, tracer_provider=provider) as client:
+            await client.tag(IMAGE)
+            await client.tag(IMAGE)
+            assert client.stats().stale_resends == 1
+    calls = sorted(
+        (s for s in exporter.get_finished_spans() if s.kind is SpanKind.INTERNAL), key=lambda s: s.start_time or 0
+    )
+    assert [[e.name for e in s.events] for s in calls] == [[], ["vision_async.stale_resend"]]

@@ -26,7 +26,7 @@ from .._errors import (
     VisionError,
     error_from_response,
 )
-from .._observe.seam import Observer
+from .._observe.seam import Observer, note
 from .._resilience.adaptive import AdaptiveRate
 from .._resilience.breaker import Breaker, Outcome, Ticket, counts_as_failure
 from .._resilience.cooldown import Cooldown
@@ -216,6 +216,9 @@ class RateLimitLayer:
 
         async def rate_limit(call: Call) -> Response:
             if limiter is not None and limiter.current_rate is not None:  # unlimited until a 429 or a RateLimit
+                wait = limiter.next_free_in()
+                if wait > 0.0:
+                    note("vision_async.rate_limit_wait", {"vision_async.wait_s": wait})
                 await limiter.acquire(deadline=call.deadline)
             if adaptive is None:
                 return await inner(call)

@@ -23,7 +23,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from .._errors import CircuitOpenError, RateLimitError, VisionError
 from .._version import __version__
-from .seam import batch_link
+from .seam import batch_link, call_span
 
 if TYPE_CHECKING:
     from .._core.call import Call, Response
@@ -81,6 +81,7 @@ class OtelObserver:
                 record_exception=False,
                 set_status_on_exception=False,
             ) as span:
+                token = call_span.set(span)
                 try:
                     response = await inner(call)
                 except BaseException as exc:
@@ -104,6 +105,8 @@ class OtelObserver:
                     if meter is not None and isinstance(exc, VisionError):
                         meter.call_done(call.operation, name)
                     raise
+                finally:
+                    call_span.reset(token)
                 span.set_attribute("vision_async.attempts", response.attempts)
                 if response.resource:
                     span.set_attribute("vision_async.resource", response.resource)

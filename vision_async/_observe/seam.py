@@ -16,7 +16,19 @@ if TYPE_CHECKING:
     from .._core.call import Call, Response
     from .._transports.base import OutgoingRequest
 
-__all__ = ["Observer", "batch_link", "make_observer"]
+__all__ = ["Observer", "batch_link", "call_span", "make_observer", "note"]
+
+#: The current call's span while an observer traces it (set by the observer; opaque here).
+call_span: ContextVar[Any] = ContextVar("vision_async_call_span", default=None)
+
+
+def note(name: str, attributes: dict[str, Any]) -> None:
+    """An event on the current call's span, if one is being traced (for rare paths: a rate-limit
+    wait, a stale-connection resend); without tracing, one context-variable read."""
+    span = call_span.get()
+    if span is not None:
+        span.add_event(name, attributes)
+
 
 #: Set in each batch item's own task: the batch span that item's call span links to (opaque here).
 batch_link: ContextVar[object | None] = ContextVar("vision_async_batch_link", default=None)
