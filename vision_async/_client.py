@@ -18,7 +18,8 @@ from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource
 from ._core.runner import Runner
 from ._defaults import BATCH_CONCURRENCY, BATCH_PATIENCE
 from ._errors import ConfigurationError, InvalidInputError
-from ._events import BreakerState, OnBreakerStateChange, OnRetry
+from ._events import BreakerState, OnBreakerStateChange, OnRetry, call_hook
+from ._observe.seam import make_observer
 from ._policies import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
@@ -118,6 +119,9 @@ class VisionClient:
         allow_insecure_http: bool = False,
         on_retry: OnRetry | None = None,
         on_breaker_state_change: OnBreakerStateChange | None = None,
+        tracing: bool = True,
+        tracer_provider: object | None = None,
+        meter_provider: object | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
@@ -226,6 +230,19 @@ class VisionClient:
             clock=self._clock,
             default_max_body=response_limits.json_bytes,
         )
+        if not isinstance(tracing, bool):
+            raise ConfigurationError(f"tracing must be a bool, got {tracing!r}")
+        observer = make_observer(
+            tracing=tracing,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            lanes=lanes,
+            totals=lambda: (counters.retries_refused, self._transport.stats().stale_resends),
+        )
+        if observer is not None:
+            self._pipeline.observe(observer)
+            if retrier is not None:
+                retrier.on_retry = _chain(on_retry, observer.on_retry)
         self._runner = Runner(self._pipeline, limits=limits, response_limits=response_limits, clock=self._clock)
         poller = ReadPoller(
             self._runner,
@@ -490,3 +507,15 @@ class VisionClient:
             patience=patience,
             options=options,
         )
+
+
+def _chain(first: OnRetry | None, second: Callable[[Any], None]) -> Callable[[Any], None]:
+    """The user's on_retry (if any), then the observer's."""
+    if first is None:
+        return second
+
+    def both(event: Any) -> None:
+        call_hook(first, event)
+        second(event)
+
+    return both

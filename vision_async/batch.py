@@ -58,6 +58,7 @@ from ._errors import (
     RateLimitTimeout,
     VisionError,
 )
+from ._observe.seam import Observer, batch_link
 from ._v32.plans import OPERATIONS as _V32_OPERATIONS
 from .v4._surface import OPERATIONS as _V4_OPERATIONS
 
@@ -310,6 +311,9 @@ class Batch:
         self._task_group: TaskGroup | None = None
         self._outcomes: BatchOutcomes | None = None
         self._entered = False
+        pipeline = getattr(client, "_pipeline", None)
+        self._observer: Observer | None = getattr(pipeline, "observer", None)
+        self._observed: object | None = None
 
     def __repr__(self) -> str:
         return f"Batch(operation={self.operation!r}, concurrency={self.concurrency}, ordered={self.ordered})"
@@ -325,6 +329,8 @@ class Batch:
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
+        if self._observer is not None:
+            self._observed = self._observer.batch_start(self.operation)
         task_group.start_soon(self._feed, task_group, send, slots, self._outcomes)
         return self._outcomes
 
@@ -342,6 +348,8 @@ class Batch:
             _reraise(group.exceptions[0])
         finally:
             self._outcomes._receive.close()
+            if self._observer is not None and self._observed is not None:
+                self._observer.batch_end(self._observed, self._outcomes.submitted, exc)
 
     async def _feed(
         self,
@@ -373,6 +381,8 @@ class Batch:
         async with send:
             attempts = [0]
             attempt_counter.set(attempts)  # this task's own context: the count is this item's alone
+            if self._observed is not None:
+                batch_link.set(self._observed)
             start = anyio.current_time()
             result: Any = None
             error: VisionError | None = None
@@ -381,6 +391,8 @@ class Batch:
             except VisionError as exc:
                 error = exc
                 logger.debug("batch %s: input %d failed: %s", self.operation, index, type(exc).__name__)
+            if self._observer is not None and self._observed is not None:
+                self._observer.batch_item(self._observed, self.operation, error is not None)
             item = BatchItem(
                 index=index,
                 key=key,

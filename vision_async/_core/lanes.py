@@ -66,6 +66,7 @@ class Lane:
             redact=redact,
             wall_clock=wall_clock,
         )
+        self.send = send
         self.handle: Handler = compose(
             [
                 Gate(self.cooldown),

@@ -26,6 +26,7 @@ from .._errors import (
     VisionError,
     error_from_response,
 )
+from .._observe.seam import Observer, note
 from .._resilience.adaptive import AdaptiveRate
 from .._resilience.breaker import Breaker, Outcome, Ticket, counts_as_failure
 from .._resilience.cooldown import Cooldown
@@ -206,6 +207,9 @@ class RateLimitLayer:
 
         async def rate_limit(call: Call) -> Response:
             if limiter is not None and limiter.current_rate is not None:  # unlimited until a 429 or a RateLimit
+                wait = limiter.next_free_in()
+                if wait > 0.0:
+                    note("vision_async.rate_limit_wait", {"vision_async.wait_s": wait})
                 await limiter.acquire(deadline=call.deadline)
             if adaptive is None:
                 return await inner(call)
@@ -314,6 +318,7 @@ class Send:
         self._clock = clock
         self._redact = redact
         self._wall_clock = wall_clock
+        self.observer: Observer | None = None  # set by Pipeline.observe
 
     async def __call__(self, call: Call) -> Response:
         lifecycle = self._lifecycle
@@ -335,6 +340,17 @@ class Send:
         if call.query:
             url = f"{url}?{call.query}"
         request = OutgoingRequest(call.method, url, tuple(headers), call.content, timeout, call.max_body)
+        if self.observer is not None:
+            return await self.observer.attempt(
+                call, request, self._exchange if not by_deadline else self._exchange_by_deadline
+            )
+        return await self._exchange(call, request, by_deadline)
+
+    async def _exchange_by_deadline(self, call: Call, request: OutgoingRequest) -> Response:
+        return await self._exchange(call, request, True)
+
+    async def _exchange(self, call: Call, request: OutgoingRequest, by_deadline: bool = False) -> Response:
+        lifecycle = self._lifecycle
         self._counters.requests += 1
         try:
             raw = await self._transport.send(request)

@@ -25,6 +25,7 @@ import anyio
 import anyio.lowlevel
 
 from .._errors import CircuitOpenError
+from .._observe.seam import Observer
 from .._resilience.breaker import Breaker
 from .._resilience.retry import Retrier
 from .._resilience.stats import Counters
@@ -91,6 +92,13 @@ class Pipeline:
         # One resource: an open breaker can refuse a call at the door (with several, the router
         # sends it to another resource).
         self._only_breaker = self.lanes[0].breaker if len(self.lanes) == 1 else None
+        self.observer: Observer | None = None  # tracing and metrics (vision_async._observe); None: free
+
+    def observe(self, observer: Observer | None) -> None:
+        """Route calls and attempts through ``observer`` (None: no instrumentation at all)."""
+        self.observer = observer
+        for lane in self.lanes:
+            lane.send.observer = observer
 
     @property
     def breaker(self) -> Breaker | None:
@@ -140,6 +148,8 @@ class Pipeline:
             call.deadline = self._clock() + self._deadline_at_once
         if deadline is not None and (call.deadline is None or deadline < call.deadline):
             call.deadline = deadline
+        if self.observer is not None:
+            return await self.observer.call(call, self.handle)
         return await self.handle(call)
 
     @property

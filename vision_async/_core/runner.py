@@ -93,7 +93,12 @@ class Runner:
         self.check_open()
         pipeline = self.pipeline
         if pipeline.may_refuse:
-            await pipeline.door()
+            try:
+                await pipeline.door()
+            except Exception as exc:
+                if pipeline.observer is not None:
+                    pipeline.observer.refused(operation, exc)
+                raise
         if image is not None:
             prepared = await self.prepare(image, kind)
             content, content_type = prepared.content, prepared.content_type

@@ -122,7 +122,8 @@ class Retrier:
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
-        self._on_retry = on_retry
+        #: The hook told of every retry (the user's ``on_retry``, chained with the observer's by the client).
+        self.on_retry = on_retry
         self._counters = counters if counters is not None else Counters()
 
     def starting(self) -> None:
@@ -234,7 +235,7 @@ class Retrier:
             counters.retries += 1
             logger.debug("%s: attempt %d failed (%s), retrying in %.3fs", operation, state.attempt_number, exc, wait_s)
             call_hook(
-                self._on_retry,
+                self.on_retry,
                 RetryEvent(
                     operation=operation,
                     attempt=state.attempt_number,

@@ -34,6 +34,7 @@ import anyio.abc
 from .._backends import current_loop, is_asyncio
 from .._defaults import KEEPALIVE_EXPIRY
 from .._errors import ClientClosedError, ConfigurationError, VisionError
+from .._observe.seam import note
 from .base import (
     HttpxTransport,
     OutgoingRequest,
@@ -148,6 +149,7 @@ class PoolTransport:
                 if not (connection.reused and connection.received == 0 and _is_stale_failure(exc)) or self._closed:
                     raise
                 self._stale_resends += 1
+                note("vision_async.stale_resend", {"server.address": host.decode("ascii", "replace")})
                 logger.debug("%s: the server had closed a pooled connection; resending on a new one", request.what)
                 connection = await self._connect(origin)
                 continue

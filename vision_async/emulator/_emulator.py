@@ -96,6 +96,8 @@ class Emulator:
         self.random = random.Random(seed)
         self.faults = Faults(clock=clock, seed=seed)
         self.stats = Stats()
+        #: The W3C ``traceparent`` of every API request that carried one, in order received.
+        self.traceparents: list[str] = []
         self.scenarios = Scenarios()
         self.urls: dict[str, bytes] = {}
         self._ocr = ocr
@@ -128,6 +130,7 @@ class Emulator:
         """Forget faults, counters, scenarios, hosted URLs and Read operations."""
         self.faults.clear()
         self.stats = Stats()
+        self.traceparents.clear()
         self.scenarios.clear()
         self.urls.clear()
         self._routes.operations.clear()
@@ -171,6 +174,9 @@ class Emulator:
         self.stats.received[route] += 1
         self.stats.timeline[int(self.faults.elapsed())] += 1
         request = Request(scope, receive)
+        traceparent = request.headers.get("traceparent")
+        if traceparent:
+            self.traceparents.append(traceparent)
         try:
             self._authorize(request)
             decision = self.faults.decide(route)

@@ -1,0 +1,1 @@
+"""Observability: the seam the call path calls (``seam``), and OpenTelemetry behind it (``otel``, lazy)."""
