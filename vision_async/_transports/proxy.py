@@ -154,8 +154,13 @@ class ProxyRoutes:
     explicit: bool = False  # from proxy=: loopback goes through it too
     everything_direct: bool = False
     no_proxy: tuple[_NoProxyRule, ...] = ()
+    #: Per resource (``Resource(proxy=...)``): the routes of that origin.
+    overrides: Mapping[tuple[str, str, int], ProxyRoutes] = field(default_factory=dict)
 
     def for_origin(self, scheme: str, host: str, port: int) -> ProxyConfig | None:
+        override = self.overrides.get((scheme, host, port))
+        if override is not None:
+            return override.for_origin(scheme, host, port)
         proxy = self.https if scheme == "https" else self.http
         if proxy is None:
             return None
@@ -170,7 +175,7 @@ class ProxyRoutes:
 
     @property
     def any(self) -> bool:
-        return self.http is not None or self.https is not None
+        return self.http is not None or self.https is not None or any(r.any for r in self.overrides.values())
 
 
 #: No proxy at all.

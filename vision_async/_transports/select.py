@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
+from .proxy import DIRECT, ProxyRoutes
 from .base import (
     DEFAULT_KEEPALIVE_EXPIRY,
     HttpxTransport,
@@ -63,16 +64,28 @@ def _trio_running() -> bool:
     return True
 
 
-def _named(name: str, *, max_connections: int, verify: ssl.SSLContext | bool, keepalive_expiry: float) -> Transport:
+def _named(
+    name: str,
+    *,
+    max_connections: int,
+    verify: ssl.SSLContext | bool,
+    keepalive_expiry: float,
+    proxy: ProxyRoutes = DIRECT,
+) -> Transport:
     choice = name.strip().lower()
     if choice in ("", "default"):
         from .pool import PoolTransport  # imported with the first client: `import vision_async` stays light
 
         pool: Transport = PoolTransport(
-            max_connections=max_connections, keepalive_expiry=keepalive_expiry, verify=verify
+            max_connections=max_connections, keepalive_expiry=keepalive_expiry, verify=verify, proxy=proxy
         )
         return pool
     if choice == "httpx":
+        if proxy.any:
+            from .httpx_proxy import RoutedHttpxTransport
+
+            routed = RoutedHttpxTransport(routes=proxy, max_connections=max_connections, verify=verify)
+            return HttpxTransport(routed, owned=True)
         return HttpxTransport(default_transport(max_connections=max_connections, verify=verify), owned=True)
     if choice == "aiohttp":
         if _trio_running():
@@ -83,7 +96,7 @@ def _named(name: str, *, max_connections: int, verify: ssl.SSLContext | bool, ke
             from .aiohttp import AiohttpTransport
         except ImportError as exc:
             raise ConfigurationError("transport='aiohttp' needs aiohttp: pip install 'vision-async[speed]'") from exc
-        return AiohttpTransport(max_connections=max_connections, verify=verify)
+        return AiohttpTransport(max_connections=max_connections, verify=verify, proxy=proxy)
     raise ConfigurationError(f"unknown transport {name!r}; expected one of {', '.join(TRANSPORT_NAMES)}")
 
 
@@ -94,6 +107,7 @@ def make_transport(
     verify: ssl.SSLContext | bool = True,
     keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
     environ: Mapping[str, str] | None = None,
+    proxy: ProxyRoutes = DIRECT,
 ) -> Transport:
     """The transport a client sends through; the client closes it (a no-op for borrowed ones).
 
@@ -104,7 +118,12 @@ def make_transport(
     - an ``httpx.AsyncBaseTransport`` (respx, MockTransport, the emulator's): wrapped, never closed.
     - a vision_async transport (``PoolTransport``, ``AiohttpTransport``): used, never closed.
     """
-    options = {"max_connections": max_connections, "verify": verify, "keepalive_expiry": keepalive_expiry}
+    options = {
+        "max_connections": max_connections,
+        "verify": verify,
+        "keepalive_expiry": keepalive_expiry,
+        "proxy": proxy,
+    }
     if transport is None:
         name = (os.environ if environ is None else environ).get(ENV_TRANSPORT, "")
         return _named(name, **options)  # type: ignore[arg-type]

@@ -81,7 +81,7 @@ async def _start_tls(stream: Stream, host: str, context: ssl.SSLContext, loop: o
         assert transport is not None
         tls_transport = await loop.start_tls(transport, stream, context, server_hostname=host)
         assert tls_transport is not None
-        stream._transport = tls_transport  # type: ignore[assignment]
+        stream._transport = tls_transport
         return stream
     assert isinstance(stream, AnyioStream)
     wrapped = await TLSStream.wrap(
