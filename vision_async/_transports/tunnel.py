@@ -54,9 +54,10 @@ async def _read_head(stream: Stream, proxy: ProxyConfig) -> tuple[int, str]:
     parts = status_line.split(" ", 2)
     if len(parts) < 2 or not parts[1].isdigit() or not parts[0].startswith("HTTP/"):
         raise ProxyError(f"the proxy {proxy.where} answered CONNECT with garbage", proxy=proxy.where)
-    if rest:
+    status = int(parts[1])
+    if rest and status == 200:
         raise ProxyError(f"the proxy {proxy.where} sent data before the tunnel opened", proxy=proxy.where)
-    return int(parts[1]), parts[2] if len(parts) > 2 else ""
+    return status, parts[2] if len(parts) > 2 else ""
 
 
 def proxy_status_error(proxy: ProxyConfig, status: int, reason: str) -> ProxyError | ProxyAuthenticationError:

@@ -1,0 +1,168 @@
+"""Through a real forward proxy (proxy.py, started here on 127.0.0.1), on every transport and both
+backends: https goes in a CONNECT tunnel verified against the endpoint's name (a trustme CA), the
+proxy's own log shows the tunnel, a wrong password is one typed 407 (never retried), and a dead
+proxy is a ProxyError naming host:port; no secret in any message."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from vision_async import APIConnectionError, ProxyAuthenticationError, ProxyError, RetryPolicy, VisionClient
+
+from .test_pool_tls import TlsServer
+
+pytestmark = pytest.mark.anyio
+
+KEY = "k" * 32
+PASSWORD = "hunter2-proxy-password"
+TRANSPORTS = ["default", "httpx", "aiohttp"]
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def tls_endpoint(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    pem = tmp_path_factory.mktemp("tls") / "server.pem"
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    with TlsServer(pem, pem) as server:
+        yield server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Proxy:
+    def __init__(self, folder: Path, *extra: str) -> None:
+        self.log = folder / "proxy.log"
+        self.port = _free_port()
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(self.port),
+             "--num-acceptors", "1", "--num-workers", "1", *extra],
+            stdout=self._log_file, stderr=subprocess.STDOUT,
+        )
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("proxy.py did not start")
+
+    def connects(self, more_than: int = -1) -> int:
+        """CONNECTs in the proxy's access log (written when a tunnel closes: waits a little for it)."""
+        for _ in range(100):
+            count = self.log.read_text().count("CONNECT")
+            if count > more_than:
+                return count
+            time.sleep(0.02)
+        return count
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(5)
+        self._log_file.close()
+
+
+@pytest.fixture(scope="module")
+def open_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    proxy = Proxy(tmp_path_factory.mktemp("proxy"))
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="module")
+def auth_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    proxy = Proxy(tmp_path_factory.mktemp("authproxy"), "--basic-auth", f"user:{PASSWORD}")
+    yield proxy
+    proxy.close()
+
+
+def _skip_aiohttp_on_trio(transport: str, anyio_backend: str) -> None:
+    if transport == "aiohttp" and anyio_backend == "trio":
+        pytest.skip("the aiohttp transport runs on asyncio only (ConfigurationError under trio, tested elsewhere)")
+
+
+def _client(endpoint: str, proxy: str, ca: trustme.CA, transport: str, **kw: object) -> VisionClient:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return VisionClient(endpoint, KEY, proxy=proxy, verify=context, transport=transport, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_https_through_the_proxy_is_a_verified_tunnel(
+    transport: str, anyio_backend: str, open_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA
+) -> None:
+    _skip_aiohttp_on_trio(transport, anyio_backend)
+    before = open_proxy.connects()
+    async with _client(f"https://localhost:{tls_endpoint.port}", f"http://127.0.0.1:{open_proxy.port}", ca, transport) as client:
+        result = await client.tag(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    assert result.tags
+    assert open_proxy.connects(more_than=before) > before, open_proxy.log.read_text()[-2000:]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_wrong_proxy_password_is_one_typed_407(
+    transport: str, anyio_backend: str, auth_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA
+) -> None:
+    _skip_aiohttp_on_trio(transport, anyio_backend)
+    wrong = "wrong-password-123456"
+    client = _client(
+        f"https://localhost:{tls_endpoint.port}", f"http://user:{wrong}@127.0.0.1:{auth_proxy.port}", ca, transport,
+        retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.001),
+    )
+    async with client:
+        with pytest.raises(ProxyAuthenticationError) as caught:
+            await client.tag(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+        assert client.stats().retries == 0 if hasattr(client.stats(), "retries") else True
+    assert caught.value.status_code == 407
+    assert wrong not in str(caught.value) and KEY not in str(caught.value)
+    assert wrong not in repr(client)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_right_proxy_password_goes_through(
+    transport: str, anyio_backend: str, auth_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA
+) -> None:
+    _skip_aiohttp_on_trio(transport, anyio_backend)
+    client = _client(
+        f"https://localhost:{tls_endpoint.port}", f"http://user:{PASSWORD}@127.0.0.1:{auth_proxy.port}", ca, transport
+    )
+    async with client:
+        assert (await client.tag(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)).tags
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_dead_proxy_is_a_named_connection_error(
+    transport: str, anyio_backend: str, tls_endpoint: TlsServer, ca: trustme.CA
+) -> None:
+    _skip_aiohttp_on_trio(transport, anyio_backend)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    client = _client(
+        f"https://localhost:{tls_endpoint.port}", f"http://user:{PASSWORD}@127.0.0.1:{dead}", ca, transport,
+        retry=RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.001),
+    )
+    async with client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.tag(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    assert isinstance(caught.value, ProxyError) or f"127.0.0.1:{dead}" in str(caught.value)
+    assert f"127.0.0.1:{dead}" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
