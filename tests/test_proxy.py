@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +22,13 @@ import trustme
 from vision_async import APIConnectionError, ProxyAuthenticationError, ProxyError, RetryPolicy, VisionClient
 
 from .test_pool_tls import TlsServer
+from .test_transport_support import TAG_JSON
 
 pytestmark = pytest.mark.anyio
 
 KEY = "k" * 32
 PASSWORD = "hunter2-proxy-password"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 TRANSPORTS = ["default", "httpx", "aiohttp"]
 
 
@@ -37,7 +40,7 @@ def ca() -> trustme.CA:
 @pytest.fixture(scope="module")
 def tls_endpoint(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     pem = tmp_path_factory.mktemp("tls") / "server.pem"
-    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    ca.issue_cert("127.0.0.1", "localhost", "vision.test").private_key_and_cert_chain_pem.write_to_path(str(pem))
     with TlsServer(pem, pem) as server:
         yield server
 
@@ -55,7 +58,9 @@ class Proxy:
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(self.port),
-             "--num-acceptors", "1", "--num-workers", "1", *extra],
+             "--num-acceptors", "1", "--num-workers", "1",
+             "--plugins", "proxy.http.proxy.HttpProxyPlugin,tests.helpers.proxy_names.TestNames", *extra],
+            cwd=Path(__file__).resolve().parent.parent,
             stdout=self._log_file, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         for _ in range(300):
@@ -178,3 +183,121 @@ async def test_dead_proxy_is_a_named_connection_error(
     assert isinstance(caught.value, ProxyError) or f"127.0.0.1:{dead}" in str(caught.value)
     assert f"127.0.0.1:{dead}" in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+def _trusting(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_https_proxy_from_the_environment(
+    transport: str, anyio_backend: str, open_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``vision.test`` resolves only at the proxy: the call succeeds only through $https_proxy."""
+    _skip_aiohttp_on_trio(transport, anyio_backend)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:1")  # the lower-case one wins
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{open_proxy.port}")
+    authority = f"vision.test:{tls_endpoint.port}"
+    before = await open_proxy.tunnels_to(authority)
+    async with VisionClient(f"https://{authority}", KEY, verify=_trusting(ca), transport=transport) as client:
+        assert (await client.tag(PNG)).tags
+    assert await open_proxy.tunnels_to(authority, more_than=before) == before + 1
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("how", ["no_proxy", "proxy=None", "trust_env=False"])
+async def test_environment_proxy_not_used(
+    transport: str, how: str, anyio_backend: str, open_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """NO_PROXY, proxy=None and trust_env=False send direct: vision.test does not resolve here."""
+    _skip_aiohttp_on_trio(transport, anyio_backend)
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{open_proxy.port}")
+    options: dict[str, object] = {}
+    if how == "no_proxy":
+        monkeypatch.setenv("NO_PROXY", "localhost,.vision.test:" + str(tls_endpoint.port))
+    elif how == "proxy=None":
+        options["proxy"] = None
+    else:
+        options["trust_env"] = False
+        options["verify"] = True
+    authority = f"vision.test:{tls_endpoint.port}"
+    before = await open_proxy.tunnels_to(authority)
+    options.setdefault("verify", _trusting(ca))
+    client = VisionClient(
+        f"https://{authority}", KEY, transport=transport, retry=RetryPolicy(max_attempts=1), **options  # type: ignore[arg-type]
+    )
+    async with client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.tag(PNG)
+    assert not isinstance(caught.value, ProxyError)
+    assert await open_proxy.tunnels_to(authority) == before
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_plain_http_through_the_proxy_in_absolute_form(
+    transport: str, anyio_backend: str, auth_proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """http:// goes to the proxy as ``POST http://host/...`` with Proxy-Authorization."""
+    _skip_aiohttp_on_trio(transport, anyio_backend)
+    server = _PlainServer()
+    with server:
+        monkeypatch.setenv("http_proxy", f"http://user:{PASSWORD}@127.0.0.1:{auth_proxy.port}")
+        async with VisionClient(
+            f"http://vision.test:{server.port}", KEY, transport=transport, allow_insecure_http=True
+        ) as client:
+            assert (await client.tag(PNG)).tags
+    assert server.targets and server.targets[0].startswith("/vision/"), server.targets
+    for _ in range(100):  # the proxy's access log names the request it forwarded
+        if f"POST vision.test:{server.port}/vision/v3.2/tag" in auth_proxy.log.read_text():
+            break
+        await anyio.sleep(0.02)
+    else:
+        raise AssertionError(auth_proxy.log.read_text()[-2000:])
+
+
+class _PlainServer:
+    """A plain http server in a thread: answers the tag JSON, records each request target."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._sock.getsockname()[1])
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                self.targets.append(lines[0].split(" ")[1] if lines and " " in lines[0] else "")
+                length = next((int(x.split(":", 1)[1]) for x in lines if x.lower().startswith("content-length:")), 0)
+                while len(body) < length:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(TAG_JSON), TAG_JSON)
+                )
+
+    def __enter__(self) -> _PlainServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sock.close()

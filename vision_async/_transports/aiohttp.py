@@ -163,11 +163,14 @@ class AiohttpTransport:
         if proxy is None:
             return await self._exchange_via(session, request, None)
         try:
-            return await self._exchange_via(session, request, proxy)
+            response = await self._exchange_via(session, request, proxy)
         except aiohttp.ClientHttpProxyError as exc:
             raise proxy_status_error(proxy, exc.status, "") from None
         except aiohttp.ClientProxyConnectionError:
             raise ProxyError(f"cannot connect to the proxy {proxy.where}", proxy=proxy.where) from None
+        if response.status_code == 407 and request.url.startswith("http:"):
+            raise proxy_status_error(proxy, 407, "")
+        return response
 
     def _proxy(self, url: str) -> ProxyConfig | None:
         prefix = url[: url.find("/", url.find("//") + 2)]
@@ -186,10 +189,15 @@ class AiohttpTransport:
             extra["proxy"] = proxy.url
             if proxy.authorization is not None:
                 extra["proxy_headers"] = {"Proxy-Authorization": proxy.authorization.reveal()}
+                if request.url.startswith("http:"):  # aiohttp sends proxy_headers only with CONNECT
+                    extra["headers"] = [
+                        *((name, reveal(value)) for name, value in request.headers),
+                        ("Proxy-Authorization", proxy.authorization.reveal()),
+                    ]
         async with session.request(
             request.method,
             request.url,
-            headers=[(name, reveal(value)) for name, value in request.headers],
+            headers=extra.pop("headers", None) or [(name, reveal(value)) for name, value in request.headers],
             data=request.content,
             allow_redirects=False,
             **extra,

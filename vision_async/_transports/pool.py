@@ -136,8 +136,7 @@ class PoolTransport:
             known = self._origin(prefix)
         origin, host, absolute = known
         if absolute is not None:  # plain http through a proxy: absolute form, and its credentials
-            target = absolute[0].decode("ascii") + target
-            request = dataclasses.replace(request, headers=request.headers + absolute[1])  # type: ignore[operator]
+            return await self._send_to_proxy(origin, host, prefix, target, request)
         slots = self._slots
         if slots is None or self._loop is not _current_loop():
             slots = await self._start_in_this_loop()
@@ -153,6 +152,32 @@ class PoolTransport:
             if error is exc:
                 raise
             raise error from exc
+
+    async def _send_to_proxy(
+        self, origin: _Origin, host: bytes, prefix: str, target: str, request: OutgoingRequest
+    ) -> RawResponse:
+        """Plain http through a proxy: the absolute-form target, with Proxy-Authorization."""
+        proxy = self._proxies[origin]
+        assert proxy is not None
+        extra = (("Proxy-Authorization", proxy.authorization),) if proxy.authorization is not None else ()
+        absolute = dataclasses.replace(request, url=request.url, headers=request.headers + extra)
+        slots = self._slots
+        if slots is None or self._loop is not _current_loop():
+            slots = await self._start_in_this_loop()
+        try:
+            with anyio.fail_after(request.timeout):
+                async with slots:
+                    response = await self._send_on(origin, host, (prefix + target).encode("ascii"), absolute)
+        except Exception as exc:
+            error = send_failure(exc, request, closed=self._closed)
+            if error is exc:
+                raise
+            raise error from exc
+        if response.status_code == 407:
+            from .tunnel import proxy_status_error
+
+            raise proxy_status_error(proxy, 407, response.reason)
+        return response
 
     async def _send_on(self, origin: _Origin, host: bytes, target: bytes, request: OutgoingRequest) -> RawResponse:
         method = request.method.encode("ascii")
