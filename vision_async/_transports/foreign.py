@@ -80,7 +80,7 @@ def _certificate_failure(exc: BaseException) -> str | None:
         if seen is None:
             return None
         if isinstance(seen, ssl.SSLCertVerificationError):
-            return seen.verify_message or "certificate verify failed"
+            return getattr(seen, "verify_message", None) or "certificate verify failed"
         if type(seen).__name__ in ("ClientConnectorCertificateError", "ServerCertificateError"):
             return "certificate verify failed"
         if "CERTIFICATE_VERIFY_FAILED" in str(seen):
