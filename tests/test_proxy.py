@@ -301,3 +301,23 @@ class _PlainServer:
 
     def __exit__(self, *exc: object) -> None:
         self._sock.close()
+
+
+def test_cli_batch_through_the_proxy(
+    open_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA, tmp_path: Path
+) -> None:
+    """``vision-async batch --proxy URL --verify CA.pem`` reaches a name only the proxy resolves."""
+    from vision_async import cli
+
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    image = tmp_path / "a.png"
+    image.write_bytes(PNG)
+    out = tmp_path / "out.jsonl"
+    code = cli.main([
+        "--endpoint", f"https://vision.test:{tls_endpoint.port}", "--key", KEY,
+        "--proxy", f"http://127.0.0.1:{open_proxy.port}", "--verify", str(ca_file),
+        "batch", str(image), "-o", str(out), "--operation", "tag", "--progress", "none",
+    ])
+    assert code == 0, out.read_text() if out.exists() else ""
+    assert '"tags"' in out.read_text()
