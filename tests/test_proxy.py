@@ -5,6 +5,8 @@ proxy is a ProxyError naming host:port; no secret in any message."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
 import socket
 import ssl
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import anyio
 import pytest
 import trustme
 
-from vision_async import APIConnectionError, ProxyAuthenticationError, ProxyError, RetryPolicy, VisionClient
+from vision_async import APIConnectionError, AuthenticationError, ProxyAuthenticationError, ProxyError, RetryPolicy, VisionClient
 
 from .test_pool_tls import TlsServer
 from .test_transport_support import TAG_JSON
@@ -72,7 +75,23 @@ class Proxy:
         else:
             raise RuntimeError("proxy.py did not start")
 
+    probes = 0
+
+    async def rejections(self, more_than: int = -1) -> int:
+        """Requests the proxy refused for their credentials (not counting our own probes, which
+        carry none and are refused too on the authenticating proxy)."""
+        count = 0
+        for _ in range(100):
+            self._probe()
+            await anyio.sleep(0.02)
+            count = self.log.read_text().count("ProxyAuthenticationFailed") - self.probes
+            if count > more_than:
+                await anyio.sleep(0.05)  # a retry (the bug) would be refused within this
+                return self.log.read_text().count("ProxyAuthenticationFailed") - self.probes
+        return count
+
     def _probe(self) -> None:
+        self.probes += 1
         """One CONNECT of our own (to a closed port): proxy.py writes the access log line of a
         finished connection when its worker next wakes up, so this flushes the lines before it."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as probe:
@@ -136,21 +155,35 @@ async def test_https_through_the_proxy_is_a_verified_tunnel(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_wrong_proxy_password_is_one_typed_407(
-    transport: str, anyio_backend: str, auth_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA
+    transport: str, anyio_backend: str, auth_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """One CONNECT at the proxy (no retry), a ProxyAuthenticationError; no secret in the error, its
+    traceback rendered with locals, or any DEBUG log line."""
     _skip_aiohttp_on_trio(transport, anyio_backend)
     wrong = "wrong-password-123456"
+    authority = f"localhost:{tls_endpoint.port}"
+    before = await auth_proxy.rejections()
     client = _client(
-        f"https://localhost:{tls_endpoint.port}", f"http://user:{wrong}@127.0.0.1:{auth_proxy.port}", ca, transport,
+        f"https://{authority}", f"http://user:{wrong}@127.0.0.1:{auth_proxy.port}", ca, transport,
         retry=RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.001),
     )
+    caplog.set_level(logging.DEBUG)
     async with client:
         with pytest.raises(ProxyAuthenticationError) as caught:
-            await client.tag(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
-        assert client.stats().retries == 0 if hasattr(client.stats(), "retries") else True
+            await client.tag(PNG)
+        stats = repr(client.stats())
     assert caught.value.status_code == 407
-    assert wrong not in str(caught.value) and KEY not in str(caught.value)
-    assert wrong not in repr(client)
+    assert isinstance(caught.value, AuthenticationError)
+    assert await auth_proxy.rejections(more_than=before) == before + 1
+    exc = caught.value
+    exc_tb = exc.__traceback__
+    assert exc_tb is not None
+    exc.__traceback__ = exc_tb.tb_next  # the library's frames, not this test's own (which holds `wrong`)
+    rendered = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
+    token = base64.b64encode(f"user:{wrong}".encode()).decode()
+    for text in (str(caught.value), repr(caught.value), rendered, caplog.text, repr(client), stats):
+        assert wrong not in text and token not in text and KEY not in text
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
