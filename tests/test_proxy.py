@@ -22,7 +22,14 @@ import anyio
 import pytest
 import trustme
 
-from vision_async import APIConnectionError, AuthenticationError, ProxyAuthenticationError, ProxyError, RetryPolicy, VisionClient
+from vision_async import (
+    APIConnectionError,
+    AuthenticationError,
+    ProxyAuthenticationError,
+    ProxyError,
+    RetryPolicy,
+    VisionClient,
+)
 
 from .test_pool_tls import TlsServer
 from .test_transport_support import TAG_JSON
@@ -60,11 +67,26 @@ class Proxy:
         self.port = _free_port()
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(self.port),
-             "--num-acceptors", "1", "--num-workers", "1",
-             "--plugins", "proxy.http.proxy.HttpProxyPlugin,tests.helpers.proxy_names.TestNames", *extra],
+            [
+                sys.executable,
+                "-m",
+                "proxy",
+                "--hostname",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--num-acceptors",
+                "1",
+                "--num-workers",
+                "1",
+                "--plugins",
+                "proxy.http.proxy.HttpProxyPlugin,tests.helpers.proxy_names.TestNames",
+                *extra,
+            ],
             cwd=Path(__file__).resolve().parent.parent,
-            stdout=self._log_file, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         for _ in range(300):
             try:
@@ -147,7 +169,9 @@ async def test_https_through_the_proxy_is_a_verified_tunnel(
     _skip_aiohttp_on_trio(transport, anyio_backend)
     authority = f"localhost:{tls_endpoint.port}"
     before = await open_proxy.tunnels_to(authority)
-    async with _client(f"https://localhost:{tls_endpoint.port}", f"http://127.0.0.1:{open_proxy.port}", ca, transport) as client:
+    async with _client(
+        f"https://localhost:{tls_endpoint.port}", f"http://127.0.0.1:{open_proxy.port}", ca, transport
+    ) as client:
         result = await client.tag(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     assert result.tags
     assert await open_proxy.tunnels_to(authority, more_than=before) == before + 1, open_proxy.log.read_text()[-2000:]
@@ -155,7 +179,11 @@ async def test_https_through_the_proxy_is_a_verified_tunnel(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_wrong_proxy_password_is_one_typed_407(
-    transport: str, anyio_backend: str, auth_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA,
+    transport: str,
+    anyio_backend: str,
+    auth_proxy: Proxy,
+    tls_endpoint: TlsServer,
+    ca: trustme.CA,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """One CONNECT at the proxy (no retry), a ProxyAuthenticationError; no secret in the error, its
@@ -165,7 +193,10 @@ async def test_wrong_proxy_password_is_one_typed_407(
     authority = f"localhost:{tls_endpoint.port}"
     before = await auth_proxy.rejections()
     client = _client(
-        f"https://{authority}", f"http://user:{wrong}@127.0.0.1:{auth_proxy.port}", ca, transport,
+        f"https://{authority}",
+        f"http://user:{wrong}@127.0.0.1:{auth_proxy.port}",
+        ca,
+        transport,
         retry=RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.001),
     )
     caplog.set_level(logging.DEBUG)
@@ -207,7 +238,10 @@ async def test_dead_proxy_is_a_named_connection_error(
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
     client = _client(
-        f"https://localhost:{tls_endpoint.port}", f"http://user:{PASSWORD}@127.0.0.1:{dead}", ca, transport,
+        f"https://localhost:{tls_endpoint.port}",
+        f"http://user:{PASSWORD}@127.0.0.1:{dead}",
+        ca,
+        transport,
         retry=RetryPolicy(max_attempts=2, initial_backoff=0.001, max_backoff=0.001),
     )
     async with client:
@@ -226,7 +260,11 @@ def _trusting(ca: trustme.CA) -> ssl.SSLContext:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_https_proxy_from_the_environment(
-    transport: str, anyio_backend: str, open_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA,
+    transport: str,
+    anyio_backend: str,
+    open_proxy: Proxy,
+    tls_endpoint: TlsServer,
+    ca: trustme.CA,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``vision.test`` resolves only at the proxy: the call succeeds only through $https_proxy."""
@@ -243,7 +281,12 @@ async def test_https_proxy_from_the_environment(
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("how", ["no_proxy", "proxy=None", "trust_env=False"])
 async def test_environment_proxy_not_used(
-    transport: str, how: str, anyio_backend: str, open_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA,
+    transport: str,
+    how: str,
+    anyio_backend: str,
+    open_proxy: Proxy,
+    tls_endpoint: TlsServer,
+    ca: trustme.CA,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """NO_PROXY, proxy=None and trust_env=False send direct: vision.test does not resolve here."""
@@ -261,7 +304,11 @@ async def test_environment_proxy_not_used(
     before = await open_proxy.tunnels_to(authority)
     options.setdefault("verify", _trusting(ca))
     client = VisionClient(
-        f"https://{authority}", KEY, transport=transport, retry=RetryPolicy(max_attempts=1), **options  # type: ignore[arg-type]
+        f"https://{authority}",
+        KEY,
+        transport=transport,
+        retry=RetryPolicy(max_attempts=1),
+        **options,  # type: ignore[arg-type]
     )
     async with client:
         with pytest.raises(APIConnectionError) as caught:
@@ -347,10 +394,25 @@ def test_cli_batch_through_the_proxy(
     image = tmp_path / "a.png"
     image.write_bytes(PNG)
     out = tmp_path / "out.jsonl"
-    code = cli.main([
-        "--endpoint", f"https://vision.test:{tls_endpoint.port}", "--key", KEY,
-        "--proxy", f"http://127.0.0.1:{open_proxy.port}", "--verify", str(ca_file),
-        "batch", str(image), "-o", str(out), "--operation", "tag", "--progress", "none",
-    ])
+    code = cli.main(
+        [
+            "--endpoint",
+            f"https://vision.test:{tls_endpoint.port}",
+            "--key",
+            KEY,
+            "--proxy",
+            f"http://127.0.0.1:{open_proxy.port}",
+            "--verify",
+            str(ca_file),
+            "batch",
+            str(image),
+            "-o",
+            str(out),
+            "--operation",
+            "tag",
+            "--progress",
+            "none",
+        ]
+    )
     assert code == 0, out.read_text() if out.exists() else ""
     assert '"tags"' in out.read_text()

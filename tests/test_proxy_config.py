@@ -53,7 +53,9 @@ def test_no_proxy_forms(no_proxy: str, url: str, direct: bool) -> None:
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1", "a.localhost"])
 def test_loopback_never_proxied_from_the_environment_but_proxied_when_asked(host: str) -> None:
-    assert routes(FROM_ENV, trust_env=True, environ={"https_proxy": "http://p:1"}).for_origin("https", host, 443) is None
+    assert (
+        routes(FROM_ENV, trust_env=True, environ={"https_proxy": "http://p:1"}).for_origin("https", host, 443) is None
+    )
     assert routes("http://p:1", trust_env=True, environ={}).for_origin("https", host, 443) is not None
 
 
@@ -86,6 +88,8 @@ def test_bad_variable_names_the_variable() -> None:
 
 
 def test_no_proxy_ipv6_network() -> None:
-    chosen = routes(FROM_ENV, trust_env=True, environ={"https_proxy": "http://p:1", "no_proxy": "[fd00::1]:443,fd00::/8"})
+    chosen = routes(
+        FROM_ENV, trust_env=True, environ={"https_proxy": "http://p:1", "no_proxy": "[fd00::1]:443,fd00::/8"}
+    )
     assert chosen.for_origin("https", "fd00::5", 443) is None
     assert chosen.for_origin("https", "fe80::5", 443) is not None

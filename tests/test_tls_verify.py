@@ -48,14 +48,18 @@ def _skip(transport: str, anyio_backend: str) -> None:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_verify_with_a_ca_bundle_path(transport: str, anyio_backend: str, server: TlsServer, ca_file: Path) -> None:
+async def test_verify_with_a_ca_bundle_path(
+    transport: str, anyio_backend: str, server: TlsServer, ca_file: Path
+) -> None:
     _skip(transport, anyio_backend)
     async with VisionClient(f"https://localhost:{server.port}", KEY, verify=str(ca_file), transport=transport) as c:
         assert (await c.tag(PNG)).tags
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_verify_with_an_ssl_context(transport: str, anyio_backend: str, server: TlsServer, ca: trustme.CA) -> None:
+async def test_verify_with_an_ssl_context(
+    transport: str, anyio_backend: str, server: TlsServer, ca: trustme.CA
+) -> None:
     _skip(transport, anyio_backend)
     context = ssl.create_default_context()
     ca.configure_trust(context)
@@ -74,7 +78,7 @@ async def test_untrusted_certificate_is_one_non_retried_error(
     async with VisionClient(
         f"https://localhost:{server.port}", KEY, transport=transport, retry=retry, on_retry=retries.append
     ) as c:
-        with pytest.raises(CertificateVerificationError, match="(?i)certificate") as caught:
+        with pytest.raises(CertificateVerificationError, match=r"(?i)certificate") as caught:
             await c.tag(PNG)
     assert retries == []
     assert KEY not in str(caught.value)
@@ -85,9 +89,13 @@ async def test_system_trust_uses_truststore(transport: str, anyio_backend: str, 
     """verify="system": truststore's context (the OS store, which does not hold the test CA)."""
     truststore = pytest.importorskip("truststore")
     _skip(transport, anyio_backend)
-    async with VisionClient(f"https://localhost:{server.port}", KEY, verify="system", transport=transport, retry=None) as c:
+    async with VisionClient(
+        f"https://localhost:{server.port}", KEY, verify="system", transport=transport, retry=None
+    ) as c:
         pool = c._transport
-        contexts = [v for v in vars(pool).values() if isinstance(v, ssl.SSLContext)] if hasattr(pool, "__dict__") else []
+        contexts = (
+            [v for v in vars(pool).values() if isinstance(v, ssl.SSLContext)] if hasattr(pool, "__dict__") else []
+        )
         if transport == "default":
             assert any(isinstance(x, truststore.SSLContext) for x in contexts)
         with pytest.raises(CertificateVerificationError):

@@ -9,8 +9,8 @@ import sys
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -125,7 +125,7 @@ class VisionClient:
         transport: httpx.AsyncBaseTransport | Transport | str | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
-        proxy: str | None | object = FROM_ENV,
+        proxy: str | object | None = FROM_ENV,
         verify: VerifyArg = True,
         trust_env: bool = True,
         on_retry: OnRetry | None = None,

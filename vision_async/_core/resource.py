@@ -35,7 +35,7 @@ class Resource:
     credential: TokenCredential | None = field(default=None, repr=False)
     rate_limit: RateLimit | None = None
     #: This resource's proxy URL, ``None`` for none, or left out: the client's ``proxy=``.
-    proxy: str | None | object = field(default=FROM_ENV, repr=False)
+    proxy: str | object | None = field(default=FROM_ENV, repr=False)
 
     def root(self, *, allow_insecure_http: bool) -> str:
         if not isinstance(self.endpoint, str) or not self.endpoint.strip():

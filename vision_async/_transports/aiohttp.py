@@ -14,14 +14,13 @@ import contextvars
 import logging
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import aiohttp.client_exceptions
 import aiohttp.streams
 import anyio
 from multidict import CIMultiDict, CIMultiDictProxy
-
-from urllib.parse import urlsplit
 
 from .._errors import ClientClosedError, ConfigurationError, ProxyError
 from .base import (

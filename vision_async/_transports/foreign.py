@@ -9,11 +9,10 @@ pool use :func:`translate_exception`; :mod:`.base` wraps it into the one send bo
 from __future__ import annotations
 
 import functools
+import ssl
 import sys
 
 import anyio
-
-import ssl
 
 from .._errors import (
     APIConnectionError,

@@ -70,5 +70,3 @@ def _status_of(exc: httpx.ProxyError) -> int | None:
     """httpcore's message is ``407 Proxy Authentication Required``: the status is its first word."""
     head = str(exc).split(" ", 1)[0]
     return int(head) if head.isdigit() else None
-
-

@@ -202,6 +202,4 @@ def routes(proxy: object, *, trust_env: bool, environ: Mapping[str, str]) -> Pro
     if chosen["http"] is None and chosen["https"] is None:
         return DIRECT
     everything, rules = _no_proxy_rules(_env(environ, "NO_PROXY") or "")
-    return ProxyRoutes(
-        http=chosen["http"], https=chosen["https"], everything_direct=everything, no_proxy=rules
-    )
+    return ProxyRoutes(http=chosen["http"], https=chosen["https"], everything_direct=everything, no_proxy=rules)

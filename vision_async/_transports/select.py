@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
-from .proxy import DIRECT, ProxyRoutes
 from .base import (
     DEFAULT_KEEPALIVE_EXPIRY,
     HttpxTransport,
@@ -18,6 +17,7 @@ from .base import (
     TransportStats,
     default_transport,
 )
+from .proxy import DIRECT, ProxyRoutes
 
 if TYPE_CHECKING:
     import ssl

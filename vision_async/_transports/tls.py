@@ -30,9 +30,7 @@ def _system_context() -> ssl.SSLContext:
     return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
-def resolve_verify(
-    verify: object, *, trust_env: bool, insecure_allowed: bool
-) -> ssl.SSLContext | bool:
+def resolve_verify(verify: object, *, trust_env: bool, insecure_allowed: bool) -> ssl.SSLContext | bool:
     """``True`` (the pool's default trust, made on first use) or the context to use."""
     if isinstance(verify, ssl.SSLContext):
         return verify

@@ -85,9 +85,7 @@ async def _start_tls(stream: Stream, host: str, context: ssl.SSLContext, loop: o
         stream._transport = tls_transport
         return stream
     assert isinstance(stream, AnyioStream)
-    wrapped = await TLSStream.wrap(
-        stream._stream, hostname=host, ssl_context=context, standard_compatible=False
-    )
+    wrapped = await TLSStream.wrap(stream._stream, hostname=host, ssl_context=context, standard_compatible=False)
     return AnyioStream(wrapped)
 
 
