@@ -39,7 +39,6 @@ from ._resilience.stats import ClientStats, Counters, ResourceStats
 from ._secrets import Redactor
 from ._transports import Transport, make_transport
 from ._transports.proxy import FROM_ENV, ProxyRoutes, is_loopback, routes
-from ._transports.tls import VerifyArg, resolve_verify
 from ._v32.features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
 from ._v32.read import DEFAULT_READ_TIMEOUT, ReadPoller
 from ._v32.surface import ImageAnalysisV32
@@ -48,6 +47,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     import httpx
 
+    from ._transports.tls import VerifyArg
     from ._v32.models import (
         AreaOfInterestResult,
         DetectResult,
@@ -181,6 +181,8 @@ class VisionClient:
         if overrides:
             proxy_routes = dataclasses.replace(proxy_routes, overrides=overrides)
         insecure_ok = allow_insecure_http or all(is_loopback(urlsplit(root).hostname or "") for root in roots)
+        from ._transports.tls import resolve_verify  # imports ssl: not at `import vision_async`
+
         trust = resolve_verify(verify, trust_env=trust_env, insecure_allowed=insecure_ok)
         if transport is not None and not isinstance(transport, str) and (proxy is not FROM_ENV or verify is not True):
             raise ConfigurationError("proxy= and verify= apply to the transports the client makes, not to a given one")

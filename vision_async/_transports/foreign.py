@@ -9,7 +9,6 @@ pool use :func:`translate_exception`; :mod:`.base` wraps it into the one send bo
 from __future__ import annotations
 
 import functools
-import ssl
 import sys
 
 import anyio
@@ -74,11 +73,12 @@ def _httpcore_h11_class(exc: BaseException) -> type[VisionError] | None:
 
 def _certificate_failure(exc: BaseException) -> str | None:
     """The reason when ``exc`` (or what it wraps) is a failed certificate check, else ``None``."""
+    ssl = sys.modules.get("ssl")  # not loaded: no TLS happened (and `import vision_async` stays light)
     seen: BaseException | None = exc
     for _ in range(6):
         if seen is None:
             return None
-        if isinstance(seen, ssl.SSLCertVerificationError):
+        if ssl is not None and isinstance(seen, ssl.SSLCertVerificationError):
             return getattr(seen, "verify_message", None) or "certificate verify failed"
         if type(seen).__name__ in ("ClientConnectorCertificateError", "ServerCertificateError"):
             return "certificate verify failed"
