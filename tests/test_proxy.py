@@ -416,3 +416,36 @@ def test_cli_batch_through_the_proxy(
     )
     assert code == 0, out.read_text() if out.exists() else ""
     assert '"tags"' in out.read_text()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_per_resource_proxy(
+    transport: str,
+    anyio_backend: str,
+    open_proxy: Proxy,
+    tls_endpoint: TlsServer,
+    ca: trustme.CA,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Resource(proxy=URL) sends that resource through the proxy; Resource(proxy=None) goes direct
+    even when the environment names a proxy (vision.test then does not resolve)."""
+    from vision_async import Resource
+
+    _skip_aiohttp_on_trio(transport, anyio_backend)
+    authority = f"vision.test:{tls_endpoint.port}"
+    url = f"http://user:{PASSWORD}@127.0.0.1:{open_proxy.port}"
+    through = Resource(f"https://{authority}", KEY, proxy=url)
+    assert PASSWORD not in repr(through)
+    before = await open_proxy.tunnels_to(authority)
+    async with VisionClient(resources=[through], verify=_trusting(ca), transport=transport) as client:
+        assert (await client.tag(PNG)).tags
+    assert await open_proxy.tunnels_to(authority, more_than=before) == before + 1
+
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{open_proxy.port}")
+    direct = Resource(f"https://{authority}", KEY, proxy=None)
+    async with VisionClient(
+        resources=[direct], verify=_trusting(ca), transport=transport, retry=RetryPolicy(max_attempts=1)
+    ) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.tag(PNG)
+    assert not isinstance(caught.value, ProxyError)
