@@ -82,7 +82,11 @@ def _certificate_failure(exc: BaseException) -> str | None:
             return getattr(seen, "verify_message", None) or "certificate verify failed"
         if type(seen).__name__ in ("ClientConnectorCertificateError", "ServerCertificateError"):
             return "certificate verify failed"
-        if "CERTIFICATE_VERIFY_FAILED" in str(seen):
+        try:
+            text = str(seen)
+        except Exception:  # a foreign exception whose __str__ fails (built without its arguments)
+            text = ""
+        if "CERTIFICATE_VERIFY_FAILED" in text:
             return "certificate verify failed"
         seen = seen.__cause__ or seen.__context__
     return None
