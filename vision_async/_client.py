@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import os
 import sys
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -37,6 +40,7 @@ from ._resilience.state import Coordination, LocalCoordination, namespace_for
 from ._resilience.stats import ClientStats, Counters, ResourceStats
 from ._secrets import Redactor
 from ._transports import Transport, make_transport
+from ._transports.proxy import FROM_ENV, ProxyRoutes, is_loopback, routes
 from ._v32.features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
 from ._v32.read import DEFAULT_READ_TIMEOUT, ReadPoller
 from ._v32.surface import ImageAnalysisV32
@@ -45,6 +49,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     import httpx
 
+    from ._transports.tls import VerifyArg
     from ._v32.models import (
         AreaOfInterestResult,
         DetectResult,
@@ -117,6 +122,9 @@ class VisionClient:
         transport: httpx.AsyncBaseTransport | Transport | str | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
+        proxy: str | object | None = FROM_ENV,
+        verify: VerifyArg = True,
+        trust_env: bool = True,
         on_retry: OnRetry | None = None,
         on_breaker_state_change: OnBreakerStateChange | None = None,
         tracing: bool = True,
@@ -161,7 +169,26 @@ class VisionClient:
         self._sleep = sleep or anyio.sleep
         self._closed = False
         self._coordination: Coordination = coordination if coordination is not None else LocalCoordination()
-        self._transport: Transport = make_transport(transport, max_connections=max_connections)
+        if not isinstance(trust_env, bool):
+            raise ConfigurationError(f"trust_env must be a bool, got {trust_env!r}")
+        proxy_routes = routes(proxy, trust_env=trust_env, environ=os.environ)
+        overrides: dict[tuple[str, str, int], ProxyRoutes] = {}
+        for resource, root in zip(chosen, roots, strict=True):
+            if resource.proxy is not FROM_ENV:
+                parts = urlsplit(root)
+                origin = (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+                overrides[origin] = routes(resource.proxy, trust_env=trust_env, environ=os.environ)
+        if overrides:
+            proxy_routes = dataclasses.replace(proxy_routes, overrides=overrides)
+        insecure_ok = allow_insecure_http or all(is_loopback(urlsplit(root).hostname or "") for root in roots)
+        from ._transports.tls import resolve_verify  # imports ssl: not at `import vision_async`
+
+        trust = resolve_verify(verify, trust_env=trust_env, insecure_allowed=insecure_ok)
+        if transport is not None and not isinstance(transport, str) and (proxy is not FROM_ENV or verify is not True):
+            raise ConfigurationError("proxy= and verify= apply to the transports the client makes, not to a given one")
+        self._transport: Transport = make_transport(
+            transport, max_connections=max_connections, verify=trust, proxy=proxy_routes
+        )
         counters = Counters()
         self._counters = counters
         self._lifecycle = Lifecycle(counters)

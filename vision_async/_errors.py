@@ -10,6 +10,8 @@ Every exception the library raises derives from :class:`VisionError`::
     ├── CircuitOpenError                       the breaker refused the call; nothing was sent
     └── APIError                               something happened on the wire
         ├── APIConnectionError                 no usable response (DNS, refused, reset, ...)
+        │   ├── ProxyError                     the proxy was unreachable or refused the tunnel
+        │   ├── CertificateVerificationError   the server's certificate failed (not retried)
         │   └── APITimeoutError                an attempt or the total deadline ran out
         │       ├── RateLimitTimeout           the rate limit's next token comes after the deadline
         │       └── CooldownTimeout            a 429 cool-down lasts beyond the deadline
@@ -19,6 +21,7 @@ Every exception the library raises derives from :class:`VisionError`::
         └── APIStatusError                     the service answered with an error status
             ├── BadRequestError                400
             ├── AuthenticationError            401
+            │   └── ProxyAuthenticationError   407 from the proxy (not retried)
             ├── PermissionDeniedError          403
             ├── NotFoundError                  404
             ├── UnsupportedMediaTypeError      415
@@ -43,6 +46,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateVerificationError",
     "CircuitOpenError",
     "ClientClosedError",
     "ConfigurationError",
@@ -52,6 +56,8 @@ __all__ = [
     "InvalidInputError",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProxyAuthenticationError",
+    "ProxyError",
     "RateLimitError",
     "RateLimitTimeout",
     "ReadOperationFailedError",
@@ -120,6 +126,25 @@ class APIError(VisionError):
 
 class APIConnectionError(APIError):
     """No usable response arrived: the connection failed, broke or was refused."""
+
+
+class ProxyError(APIConnectionError):
+    """The proxy could not be reached, or answered ``CONNECT`` with a status other than 200.
+
+    ``proxy`` is its ``host:port`` (never its credentials); ``status_code`` the proxy's status, if any.
+    """
+
+    def __init__(self, message: str, *, proxy: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.proxy = proxy
+        self.status_code = status_code
+
+
+class CertificateVerificationError(APIConnectionError):
+    """The server's TLS certificate could not be verified (untrusted CA, wrong name, expired).
+
+    Not retried: the same certificate fails the same way. Fix the trust store (``verify=``).
+    """
 
 
 class APITimeoutError(APIConnectionError):
@@ -200,6 +225,10 @@ class BadRequestError(APIStatusError):
 
 class AuthenticationError(APIStatusError):
     """401: the key or token was refused."""
+
+
+class ProxyAuthenticationError(AuthenticationError):
+    """407: the proxy refused its credentials (or asked for some). Not retried."""
 
 
 class PermissionDeniedError(APIStatusError):

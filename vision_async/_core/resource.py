@@ -7,6 +7,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
+from .._transports.proxy import FROM_ENV
 from .auth import Auth, KeyAuth, TokenAuth, TokenCredential
 from .endpoint import root_url
 
@@ -33,6 +34,8 @@ class Resource:
     _: KW_ONLY
     credential: TokenCredential | None = field(default=None, repr=False)
     rate_limit: RateLimit | None = None
+    #: This resource's proxy URL, ``None`` for none, or left out: the client's ``proxy=``.
+    proxy: str | object | None = field(default=FROM_ENV, repr=False)
 
     def root(self, *, allow_insecure_http: bool) -> str:
         if not isinstance(self.endpoint, str) or not self.endpoint.strip():

@@ -12,7 +12,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._errors import APIConnectionError, APIStatusError, CooldownTimeout, RateLimitTimeout, VisionError
+from .._errors import (
+    APIConnectionError,
+    APIStatusError,
+    CertificateVerificationError,
+    CooldownTimeout,
+    RateLimitTimeout,
+    VisionError,
+)
 from .._events import OnRetry, RetryEvent, call_hook
 from .._policies import RetryPolicy
 from .stats import Counters
@@ -89,11 +96,15 @@ def parse_retry_after(
 _DEADLINE_ERRORS: tuple[type[VisionError], ...] = (CooldownTimeout, RateLimitTimeout)
 
 
+#: Connection errors that fail the same way every time.
+_NEVER_RETRIED: tuple[type[VisionError], ...] = (CertificateVerificationError,)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether a failed attempt is worth another one."""
     if isinstance(exc, APIStatusError):
         return exc.status_code in RETRYABLE_STATUS
-    return isinstance(exc, APIConnectionError) and not isinstance(exc, _DEADLINE_ERRORS)
+    return isinstance(exc, APIConnectionError) and not isinstance(exc, _DEADLINE_ERRORS + _NEVER_RETRIED)
 
 
 class Retrier:

@@ -14,6 +14,7 @@ import contextvars
 import logging
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import aiohttp.client_exceptions
@@ -22,7 +23,7 @@ import anyio
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._backends import AIOHTTP_TRIO_MESSAGE
-from .._errors import ClientClosedError, ConfigurationError
+from .._errors import ClientClosedError, ConfigurationError, ProxyError
 from .base import (
     ERROR_BODY_CAP,
     OutgoingRequest,
@@ -34,6 +35,8 @@ from .base import (
     too_large,
 )
 from .foreign import aiohttp_errors, translate_aiohttp_exception
+from .proxy import DIRECT, ProxyConfig, ProxyRoutes
+from .tunnel import proxy_status_error
 
 __all__ = ["AIOHTTP_ERRORS", "AiohttpTransport", "translate_aiohttp_exception"]
 
@@ -72,11 +75,15 @@ def _running_loop() -> asyncio.AbstractEventLoop:
 class AiohttpTransport:
     """Sends through one ``aiohttp.ClientSession`` (made on first use, inside the event loop)."""
 
-    def __init__(self, *, max_connections: int = 100, verify: ssl.SSLContext | bool = True) -> None:
+    def __init__(
+        self, *, max_connections: int = 100, verify: ssl.SSLContext | bool = True, proxy: ProxyRoutes = DIRECT
+    ) -> None:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ConfigurationError(f"max_connections must be an int >= 1, got {max_connections!r}")
         self._max = max_connections
         self._ssl: ssl.SSLContext | bool = verify
+        self._routes = proxy
+        self._proxy_for: dict[str, ProxyConfig | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: anyio.Semaphore | None = None
@@ -150,12 +157,48 @@ class AiohttpTransport:
 
     async def _exchange(self, session: aiohttp.ClientSession, request: OutgoingRequest) -> RawResponse:
         _reused.set(False)
+        proxy = self._proxy(request.url) if self._routes.any else None
+        if proxy is None:
+            return await self._exchange_via(session, request, None)
+        try:
+            response = await self._exchange_via(session, request, proxy)
+        except aiohttp.ClientHttpProxyError as exc:
+            raise proxy_status_error(proxy, exc.status, "") from None
+        except aiohttp.ClientProxyConnectionError:
+            raise ProxyError(f"cannot connect to the proxy {proxy.where}", proxy=proxy.where) from None
+        if response.status_code == 407 and request.url.startswith("http:"):
+            raise proxy_status_error(proxy, 407, "")
+        return response
+
+    def _proxy(self, url: str) -> ProxyConfig | None:
+        prefix = url[: url.find("/", url.find("//") + 2)]
+        if prefix not in self._proxy_for:
+            parts = urlsplit(prefix)
+            scheme = parts.scheme.lower()
+            port = parts.port or (443 if scheme == "https" else 80)
+            self._proxy_for[prefix] = self._routes.for_origin(scheme, parts.hostname or "", port)
+        return self._proxy_for[prefix]
+
+    async def _exchange_via(
+        self, session: aiohttp.ClientSession, request: OutgoingRequest, proxy: ProxyConfig | None
+    ) -> RawResponse:
+        extra: dict[str, Any] = {}
+        if proxy is not None:
+            extra["proxy"] = proxy.url
+            if proxy.authorization is not None:
+                extra["proxy_headers"] = {"Proxy-Authorization": proxy.authorization.reveal()}
+                if request.url.startswith("http:"):  # aiohttp sends proxy_headers only with CONNECT
+                    extra["headers"] = [
+                        *((name, reveal(value)) for name, value in request.headers),
+                        ("Proxy-Authorization", proxy.authorization.reveal()),
+                    ]
         async with session.request(
             request.method,
             request.url,
-            headers=[(name, reveal(value)) for name, value in request.headers],
+            headers=extra.pop("headers", None) or [(name, reveal(value)) for name, value in request.headers],
             data=request.content,
             allow_redirects=False,
+            **extra,
         ) as response:
             _reused.set(False)  # an answer has begun: from here on, a failure is never resent
             status = response.status

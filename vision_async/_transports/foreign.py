@@ -13,7 +13,13 @@ import sys
 
 import anyio
 
-from .._errors import APIConnectionError, APITimeoutError, ResponseValidationError, VisionError
+from .._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    CertificateVerificationError,
+    ResponseValidationError,
+    VisionError,
+)
 
 __all__ = ["aiohttp_errors", "describe", "translate_aiohttp_exception", "translate_exception"]
 
@@ -65,6 +71,27 @@ def _httpcore_h11_class(exc: BaseException) -> type[VisionError] | None:
     return None
 
 
+def _certificate_failure(exc: BaseException) -> str | None:
+    """The reason when ``exc`` (or what it wraps) is a failed certificate check, else ``None``."""
+    ssl = sys.modules.get("ssl")  # not loaded: no TLS happened (and `import vision_async` stays light)
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if ssl is not None and isinstance(seen, ssl.SSLCertVerificationError):
+            return getattr(seen, "verify_message", None) or "certificate verify failed"
+        if type(seen).__name__ in ("ClientConnectorCertificateError", "ServerCertificateError"):
+            return "certificate verify failed"
+        try:
+            text = str(seen)
+        except Exception:  # a foreign exception whose __str__ fails (built without its arguments)
+            text = ""
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return "certificate verify failed"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
     """The vision_async exception for a foreign one raised while sending, or ``None``.
 
@@ -73,6 +100,9 @@ def translate_exception(exc: BaseException, *, what: str) -> VisionError | None:
     """
     if isinstance(exc, VisionError):
         return exc
+    certificate = _certificate_failure(exc)
+    if certificate is not None:
+        return CertificateVerificationError(f"{what}: the server's TLS certificate was not accepted: {certificate}")
     if type(exc).__module__.startswith("aiohttp"):
         return translate_aiohttp_exception(exc, what=what)
     if type(exc).__module__.startswith(("httpcore", "h11")):

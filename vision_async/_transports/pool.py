@@ -20,6 +20,7 @@ Works on asyncio and trio (anyio streams); TLS through ``ssl`` with httpx's trus
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import ssl
@@ -44,6 +45,7 @@ from .base import (
     translate_exception,
 )
 from .connection import Connection
+from .proxy import DIRECT, ProxyConfig, ProxyRoutes
 from .streams import open_stream
 
 __all__ = ["PoolTransport"]
@@ -51,6 +53,8 @@ __all__ = ["PoolTransport"]
 logger = logging.getLogger("vision_async.transport")
 
 _Origin = tuple[str, str, int]  # scheme, host, port
+# origin, Host header, and for plain http through a proxy: (absolute-form prefix, Proxy-Authorization)
+_Known = tuple[_Origin, bytes, "tuple[bytes, tuple[tuple[str, object], ...]] | None"]
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -78,6 +82,7 @@ class PoolTransport:
         max_connections: int = 100,
         keepalive_expiry: float = KEEPALIVE_EXPIRY,
         verify: ssl.SSLContext | bool = True,
+        proxy: ProxyRoutes = DIRECT,
     ) -> None:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ConfigurationError(f"max_connections must be an int >= 1, got {max_connections!r}")
@@ -91,7 +96,9 @@ class PoolTransport:
         self._on_asyncio = False
         self._idle: dict[_Origin, list[Connection]] = {}
         self._busy: set[Connection] = set()
-        self._origins: dict[str, tuple[_Origin, bytes]] = {}
+        self._origins: dict[str, _Known] = {}
+        self._routes = proxy
+        self._proxies: dict[_Origin, ProxyConfig | None] = {}
         self._open = 0
         self._idle_count = 0
         self._opened = 0
@@ -119,7 +126,9 @@ class PoolTransport:
         known = self._origins.get(prefix)
         if known is None:
             known = self._origin(prefix)
-        origin, host = known
+        origin, host, absolute = known
+        if absolute is not None:  # plain http through a proxy: absolute form, and its credentials
+            return await self._send_to_proxy(origin, host, prefix, target, request)
         slots = self._slots
         if slots is None or self._loop is not current_loop():
             slots = await self._start_in_this_loop()
@@ -135,6 +144,32 @@ class PoolTransport:
             if error is exc:
                 raise
             raise error from exc
+
+    async def _send_to_proxy(
+        self, origin: _Origin, host: bytes, prefix: str, target: str, request: OutgoingRequest
+    ) -> RawResponse:
+        """Plain http through a proxy: the absolute-form target, with Proxy-Authorization."""
+        proxy = self._proxies[origin]
+        assert proxy is not None
+        extra = (("Proxy-Authorization", proxy.authorization),) if proxy.authorization is not None else ()
+        absolute = dataclasses.replace(request, url=request.url, headers=request.headers + extra)
+        slots = self._slots
+        if slots is None or self._loop is not current_loop():
+            slots = await self._start_in_this_loop()
+        try:
+            with anyio.fail_after(request.timeout):
+                async with slots:
+                    response = await self._send_on(origin, host, (prefix + target).encode("ascii"), absolute)
+        except Exception as exc:
+            error = send_failure(exc, request, closed=self._closed)
+            if error is exc:
+                raise
+            raise error from exc
+        if response.status_code == 407:
+            from .tunnel import proxy_status_error
+
+            raise proxy_status_error(proxy, 407, response.reason)
+        return response
 
     async def _send_on(self, origin: _Origin, host: bytes, target: bytes, request: OutgoingRequest) -> RawResponse:
         method = request.method.encode("ascii")
@@ -200,14 +235,21 @@ class PoolTransport:
             if self._loop is loop:
                 await self._close_connections()
 
-    def _origin(self, prefix: str) -> tuple[_Origin, bytes]:
+    def _origin(self, prefix: str) -> _Known:
         parts = urlsplit(prefix)
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ConfigurationError(f"cannot send to {prefix!r}: only http:// and https:// URLs with a host")
         port = parts.port or _DEFAULT_PORTS[scheme]
         host_header = parts.netloc.rsplit("@", 1)[-1].encode("idna")
-        known = ((scheme, parts.hostname, port), host_header)
+        origin = (scheme, parts.hostname, port)
+        proxy = self._routes.for_origin(scheme, parts.hostname, port) if self._routes.any else None
+        self._proxies[origin] = proxy
+        absolute = None
+        if proxy is not None and scheme == "http":
+            extra = (("Proxy-Authorization", proxy.authorization),) if proxy.authorization is not None else ()
+            absolute = (f"http://{host_header.decode('ascii')}".encode("ascii"), extra)
+        known: _Known = (origin, host_header, absolute)
         if len(self._origins) < 64:
             self._origins[prefix] = known
         return known
@@ -242,10 +284,18 @@ class PoolTransport:
             await self._evict_one()
         scheme, host, port = origin
         self._open += 1
+        proxy = self._proxies.get(origin)
         try:
-            stream = await open_stream(
-                host, port, ssl_context=self._context() if scheme == "https" else None, loop=self._loop
-            )
+            if proxy is None:
+                stream = await open_stream(
+                    host, port, ssl_context=self._context() if scheme == "https" else None, loop=self._loop
+                )
+            else:
+                from .tunnel import open_through_proxy
+
+                stream = await open_through_proxy(
+                    proxy, host, port, ssl_context=self._context() if scheme == "https" else None, loop=self._loop
+                )
         except BaseException:
             self._open -= 1
             raise

@@ -18,6 +18,7 @@ from .base import (
     TransportStats,
     default_transport,
 )
+from .proxy import DIRECT, ProxyRoutes
 
 if TYPE_CHECKING:
     import ssl
@@ -53,16 +54,28 @@ class _Borrowed:
         return f"{self._transport!r} (not owned)"
 
 
-def _named(name: str, *, max_connections: int, verify: ssl.SSLContext | bool, keepalive_expiry: float) -> Transport:
+def _named(
+    name: str,
+    *,
+    max_connections: int,
+    verify: ssl.SSLContext | bool,
+    keepalive_expiry: float,
+    proxy: ProxyRoutes = DIRECT,
+) -> Transport:
     choice = name.strip().lower()
     if choice in ("", "default"):
         from .pool import PoolTransport  # imported with the first client: `import vision_async` stays light
 
         pool: Transport = PoolTransport(
-            max_connections=max_connections, keepalive_expiry=keepalive_expiry, verify=verify
+            max_connections=max_connections, keepalive_expiry=keepalive_expiry, verify=verify, proxy=proxy
         )
         return pool
     if choice == "httpx":
+        if proxy.any:
+            from .httpx_proxy import RoutedHttpxTransport
+
+            routed = RoutedHttpxTransport(routes=proxy, max_connections=max_connections, verify=verify)
+            return HttpxTransport(routed, owned=True)
         return HttpxTransport(default_transport(max_connections=max_connections, verify=verify), owned=True)
     if choice == "aiohttp":
         if trio_running():
@@ -71,7 +84,7 @@ def _named(name: str, *, max_connections: int, verify: ssl.SSLContext | bool, ke
             from .aiohttp import AiohttpTransport
         except ImportError as exc:
             raise ConfigurationError("transport='aiohttp' needs aiohttp: pip install 'vision-async[speed]'") from exc
-        return AiohttpTransport(max_connections=max_connections, verify=verify)
+        return AiohttpTransport(max_connections=max_connections, verify=verify, proxy=proxy)
     raise ConfigurationError(f"unknown transport {name!r}; expected one of {', '.join(TRANSPORT_NAMES)}")
 
 
@@ -82,6 +95,7 @@ def make_transport(
     verify: ssl.SSLContext | bool = True,
     keepalive_expiry: float = KEEPALIVE_EXPIRY,
     environ: Mapping[str, str] | None = None,
+    proxy: ProxyRoutes = DIRECT,
 ) -> Transport:
     """The transport a client sends through; the client closes it (a no-op for borrowed ones).
 
@@ -92,7 +106,12 @@ def make_transport(
     - an ``httpx.AsyncBaseTransport`` (respx, MockTransport, the emulator's): wrapped, never closed.
     - a vision_async transport (``PoolTransport``, ``AiohttpTransport``): used, never closed.
     """
-    options = {"max_connections": max_connections, "verify": verify, "keepalive_expiry": keepalive_expiry}
+    options = {
+        "max_connections": max_connections,
+        "verify": verify,
+        "keepalive_expiry": keepalive_expiry,
+        "proxy": proxy,
+    }
     if transport is None:
         name = (os.environ if environ is None else environ).get(ENV_TRANSPORT, "")
         return _named(name, **options)  # type: ignore[arg-type]

@@ -39,6 +39,25 @@ def add_client_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--key", action="append", help=f"subscription key, one per --endpoint (default: ${ENV_KEY})")
     parser.add_argument("--resources", type=Path, help="a TOML file listing several resources (see the README)")
+    parser.add_argument(
+        "--proxy",
+        help="proxy URL (http://user:password@host:port), or 'none' (default: $HTTPS_PROXY/$HTTP_PROXY/$ALL_PROXY)",
+    )
+    parser.add_argument(
+        "--verify",
+        help="TLS trust: a CA bundle file, 'system' (the OS store, needs truststore), or 'default'",
+    )
+
+
+def _network_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    proxy = getattr(args, "proxy", None)
+    if proxy is not None:
+        options["proxy"] = None if proxy.strip().lower() in ("none", "") else proxy
+    verify = getattr(args, "verify", None)
+    if verify is not None and verify != "default":
+        options["verify"] = verify
+    return options
 
 
 def _from_file(path: Path) -> list[Resource]:
@@ -77,8 +96,9 @@ def _from_flags(endpoints: list[str], keys: list[str]) -> list[Resource]:
 
 def make_client(args: argparse.Namespace, **options: Any) -> VisionClient:
     """The command's client; ``options`` go to ``VisionClient`` (timeouts, rate limit, ...)."""
+    network = _network_options(args)
     if getattr(args, "resources", None) is not None:
-        return VisionClient(resources=_from_file(args.resources), **options)
+        return VisionClient(resources=_from_file(args.resources), **network, **options)
     endpoints = list(args.endpoint or ())
     keys = list(args.key or ())
     if not endpoints and os.environ.get(ENV_ENDPOINT):
@@ -86,12 +106,12 @@ def make_client(args: argparse.Namespace, **options: Any) -> VisionClient:
     if not keys and os.environ.get(ENV_KEY):
         keys = [os.environ[ENV_KEY]]
     if len(endpoints) > 1:
-        return VisionClient(resources=_from_flags(endpoints, keys), **options)
+        return VisionClient(resources=_from_flags(endpoints, keys), **network, **options)
     if endpoints or keys:
         if not (endpoints and keys):
             missing = "--key (or $VISION_KEY)" if endpoints else "--endpoint (or $VISION_ENDPOINT)"
             raise UsageError(f"missing {missing}")
-        return VisionClient(endpoints[0], keys[0], **options)
+        return VisionClient(endpoints[0], keys[0], **network, **options)
     try:
         from ..emulator import Emulator, EmulatorTransport
     except ImportError:
