@@ -151,11 +151,6 @@ def auth_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     proxy.close()
 
 
-def _skip_aiohttp_on_trio(transport: str, anyio_backend: str) -> None:
-    if transport == "aiohttp" and anyio_backend == "trio":
-        pytest.skip("the aiohttp transport runs on asyncio only (ConfigurationError under trio, tested elsewhere)")
-
-
 def _client(endpoint: str, proxy: str, ca: trustme.CA, transport: str, **kw: object) -> VisionClient:
     context = ssl.create_default_context()
     ca.configure_trust(context)
@@ -166,7 +161,6 @@ def _client(endpoint: str, proxy: str, ca: trustme.CA, transport: str, **kw: obj
 async def test_https_through_the_proxy_is_a_verified_tunnel(
     transport: str, anyio_backend: str, open_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA
 ) -> None:
-    _skip_aiohttp_on_trio(transport, anyio_backend)
     authority = f"localhost:{tls_endpoint.port}"
     before = await open_proxy.tunnels_to(authority)
     async with _client(
@@ -188,7 +182,6 @@ async def test_wrong_proxy_password_is_one_typed_407(
 ) -> None:
     """One CONNECT at the proxy (no retry), a ProxyAuthenticationError; no secret in the error, its
     traceback rendered with locals, or any DEBUG log line."""
-    _skip_aiohttp_on_trio(transport, anyio_backend)
     wrong = "wrong-password-123456"
     authority = f"localhost:{tls_endpoint.port}"
     before = await auth_proxy.rejections()
@@ -221,7 +214,6 @@ async def test_wrong_proxy_password_is_one_typed_407(
 async def test_right_proxy_password_goes_through(
     transport: str, anyio_backend: str, auth_proxy: Proxy, tls_endpoint: TlsServer, ca: trustme.CA
 ) -> None:
-    _skip_aiohttp_on_trio(transport, anyio_backend)
     client = _client(
         f"https://localhost:{tls_endpoint.port}", f"http://user:{PASSWORD}@127.0.0.1:{auth_proxy.port}", ca, transport
     )
@@ -233,7 +225,6 @@ async def test_right_proxy_password_goes_through(
 async def test_dead_proxy_is_a_named_connection_error(
     transport: str, anyio_backend: str, tls_endpoint: TlsServer, ca: trustme.CA
 ) -> None:
-    _skip_aiohttp_on_trio(transport, anyio_backend)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
@@ -268,7 +259,6 @@ async def test_https_proxy_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``vision.test`` resolves only at the proxy: the call succeeds only through $https_proxy."""
-    _skip_aiohttp_on_trio(transport, anyio_backend)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:1")  # the lower-case one wins
     monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{open_proxy.port}")
     authority = f"vision.test:{tls_endpoint.port}"
@@ -290,7 +280,6 @@ async def test_environment_proxy_not_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """NO_PROXY, proxy=None and trust_env=False send direct: vision.test does not resolve here."""
-    _skip_aiohttp_on_trio(transport, anyio_backend)
     monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{open_proxy.port}")
     options: dict[str, object] = {}
     if how == "no_proxy":
@@ -322,7 +311,6 @@ async def test_plain_http_through_the_proxy_in_absolute_form(
     transport: str, anyio_backend: str, auth_proxy: Proxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """http:// goes to the proxy as ``POST http://host/...`` with Proxy-Authorization."""
-    _skip_aiohttp_on_trio(transport, anyio_backend)
     server = _PlainServer()
     with server:
         monkeypatch.setenv("http_proxy", f"http://user:{PASSWORD}@127.0.0.1:{auth_proxy.port}")
@@ -431,7 +419,6 @@ async def test_per_resource_proxy(
     even when the environment names a proxy (vision.test then does not resolve)."""
     from vision_async import Resource
 
-    _skip_aiohttp_on_trio(transport, anyio_backend)
     authority = f"vision.test:{tls_endpoint.port}"
     url = f"http://user:{PASSWORD}@127.0.0.1:{open_proxy.port}"
     through = Resource(f"https://{authority}", KEY, proxy=url)

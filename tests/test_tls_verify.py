@@ -42,16 +42,10 @@ def server(ca: trustme.CA, tmp_path: Path) -> Iterator[TlsServer]:
         yield tls
 
 
-def _skip(transport: str, anyio_backend: str) -> None:
-    if transport == "aiohttp" and anyio_backend == "trio":
-        pytest.skip("aiohttp runs on asyncio only")
-
-
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_verify_with_a_ca_bundle_path(
     transport: str, anyio_backend: str, server: TlsServer, ca_file: Path
 ) -> None:
-    _skip(transport, anyio_backend)
     async with VisionClient(f"https://localhost:{server.port}", KEY, verify=str(ca_file), transport=transport) as c:
         assert (await c.tag(PNG)).tags
 
@@ -60,7 +54,6 @@ async def test_verify_with_a_ca_bundle_path(
 async def test_verify_with_an_ssl_context(
     transport: str, anyio_backend: str, server: TlsServer, ca: trustme.CA
 ) -> None:
-    _skip(transport, anyio_backend)
     context = ssl.create_default_context()
     ca.configure_trust(context)
     async with VisionClient(f"https://localhost:{server.port}", KEY, verify=context, transport=transport) as c:
@@ -72,7 +65,6 @@ async def test_untrusted_certificate_is_one_non_retried_error(
     transport: str, anyio_backend: str, server: TlsServer
 ) -> None:
     """The default trust (certifi) does not know the test CA: one attempt, a clear typed error."""
-    _skip(transport, anyio_backend)
     retry = RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.001)
     retries: list[object] = []
     async with VisionClient(
@@ -88,7 +80,6 @@ async def test_untrusted_certificate_is_one_non_retried_error(
 async def test_system_trust_uses_truststore(transport: str, anyio_backend: str, server: TlsServer) -> None:
     """verify="system": truststore's context (the OS store, which does not hold the test CA)."""
     truststore = pytest.importorskip("truststore")
-    _skip(transport, anyio_backend)
     async with VisionClient(
         f"https://localhost:{server.port}", KEY, verify="system", transport=transport, retry=None
     ) as c:
