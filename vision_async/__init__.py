@@ -33,8 +33,7 @@ from ._errors import (
     VisionError,
 )
 from ._events import BreakerState, BreakerStateChange, RetryEvent
-from ._policies import BreakerPolicy, ImageLimits, ResponseLimits, RetryPolicy
-from ._resilience.budget import RetryBudget
+from ._policies import BreakerPolicy, ImageLimits, ResponseLimits, RetryBudget, RetryPolicy
 from ._resilience.rate_limit import RateLimit
 from ._resilience.stats import ClientStats, ResourceStats
 from ._v32.features import DescriptionExclude, Detail, ReadingOrder, VisualFeature

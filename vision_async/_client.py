@@ -22,7 +22,7 @@ from ._core.runner import Runner
 from ._defaults import BATCH_CONCURRENCY, BATCH_PATIENCE
 from ._errors import ConfigurationError, InvalidInputError
 from ._events import BreakerState, OnBreakerStateChange, OnRetry, call_hook
-from ._observe.seam import make_observer
+from ._observe.factory import make_observer
 from ._policies import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,

@@ -11,17 +11,19 @@ from ._defaults import BREAKER_MAX_RESET_TIMEOUT as DEFAULT_MAX_RESET_TIMEOUT
 from ._defaults import BREAKER_MINIMUM_THROUGHPUT as DEFAULT_MINIMUM_THROUGHPUT
 from ._defaults import BREAKER_RESET_TIMEOUT as DEFAULT_RESET_TIMEOUT
 from ._defaults import BREAKER_SAMPLING_WINDOW as DEFAULT_SAMPLING_WINDOW
-from ._defaults import MAX_CONNECTIONS as DEFAULT_MAX_CONNECTIONS
 from ._defaults import (
+    BUDGET_MIN_PER_SECOND,
+    BUDGET_RATIO,
+    BUDGET_WINDOW,
     RETRY_INITIAL_BACKOFF,
     RETRY_MAX_ATTEMPTS,
     RETRY_MAX_BACKOFF,
     RETRY_MAX_RETRY_AFTER,
     RETRY_TOTAL_TIMEOUT,
 )
+from ._defaults import MAX_CONNECTIONS as DEFAULT_MAX_CONNECTIONS
 from ._defaults import TIMEOUT as DEFAULT_TIMEOUT
 from ._errors import InvalidInputError
-from ._resilience.budget import RetryBudget
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
@@ -41,6 +43,37 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value) or not ok:
         bound = ">= 0" if allow_zero else "> 0"
         raise InvalidInputError(f"{name} must be a number {bound}, got {value!r}")
+
+
+def _finite_number(value: object, what: str, *, minimum: float, inclusive: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInputError(f"{what} must be a number, not {type(value).__name__}")
+    number = float(value)
+    too_small = number < minimum if inclusive else number <= minimum
+    if not math.isfinite(number) or too_small:
+        bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+        raise InvalidInputError(f"{what} must be a finite number {bound}, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryBudget:
+    """How many retries a client may add to its traffic (the formula: ``vision_async._resilience.budget``).
+
+    ``ratio``: retries per recent call (0.2: one retry per five calls); ``min_per_second``: a
+    floor of retries always allowed, per second of ``window``; ``window``: seconds looked back.
+    """
+
+    ratio: float = BUDGET_RATIO
+    min_per_second: float = BUDGET_MIN_PER_SECOND
+    window: float = BUDGET_WINDOW
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ratio", _finite_number(self.ratio, "ratio", minimum=0.0, inclusive=True))
+        object.__setattr__(
+            self, "min_per_second", _finite_number(self.min_per_second, "min_per_second", minimum=0.0, inclusive=True)
+        )
+        object.__setattr__(self, "window", _finite_number(self.window, "window", minimum=0.0, inclusive=False))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -45,6 +45,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._core.call import attempt_counter
+from ._core.observer import Observer
 from ._defaults import BATCH_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._defaults import BATCH_PATIENCE as DEFAULT_PATIENCE
 from ._errors import (
@@ -58,7 +59,7 @@ from ._errors import (
     RateLimitTimeout,
     VisionError,
 )
-from ._observe.seam import Observer, batch_link
+from ._events import batch_link
 from ._v32.plans import OPERATIONS as _V32_OPERATIONS
 from .v4._surface import OPERATIONS as _V4_OPERATIONS
 

@@ -26,7 +26,7 @@ from .._errors import (
     VisionError,
     error_from_response,
 )
-from .._observe.seam import Observer, note
+from .._events import note
 from .._resilience.adaptive import AdaptiveRate
 from .._resilience.breaker import Breaker, Outcome, Ticket, counts_as_failure
 from .._resilience.cooldown import Cooldown
@@ -37,6 +37,7 @@ from .._resilience.stats import Counters
 from .._transports.base import OutgoingRequest, RawResponse, Transport
 from .auth import Auth
 from .call import Call, Handler, Response, closed_in_flight, request_id_of
+from .observer import Observer
 
 __all__ = ["BreakerLayer", "Bulkhead", "Deadline", "Gate", "Lifecycle", "RateLimitLayer", "RetryLayer", "Send"]
 

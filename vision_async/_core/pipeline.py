@@ -25,13 +25,13 @@ import anyio
 import anyio.lowlevel
 
 from .._errors import CircuitOpenError
-from .._observe.seam import Observer
 from .._resilience.breaker import Breaker
 from .._resilience.retry import Retrier
 from .._resilience.stats import Counters
 from .call import Call, Handler, Layer, Response, compose, encode_query, request_id_of
 from .lanes import Lane, Router
 from .layers import Bulkhead, Deadline, Lifecycle, RetryLayer
+from .observer import Observer
 
 __all__ = [
     "Call",

@@ -1,4 +1,4 @@
-"""The OpenTelemetry implementation of the seam; imported only when a provider is in play.
+"""The OpenTelemetry observer (``vision_async._core.observer.Observer``); imported only when a provider is in play.
 
 One INTERNAL span per call (``vision_async <operation>``), one CLIENT span per attempt (HTTP client
 semantic conventions, name ``POST``), the attempt span's W3C ``traceparent``/``tracestate`` on the
@@ -22,8 +22,8 @@ from opentelemetry.propagate import inject
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from .._errors import CircuitOpenError, RateLimitError, VisionError
+from .._events import batch_link, call_span
 from .._version import __version__
-from .seam import batch_link, call_span
 
 if TYPE_CHECKING:
     from .._core.call import Call, Response

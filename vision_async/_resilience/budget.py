@@ -26,12 +26,11 @@ and ``window`` seconds. Pure arithmetic: no threads, no anyio, no clock of its o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from .._defaults import BUDGET_MIN_PER_SECOND as DEFAULT_MIN_PER_SECOND
 from .._defaults import BUDGET_RATIO as DEFAULT_RATIO
 from .._defaults import BUDGET_WINDOW as DEFAULT_WINDOW
-from .._errors import InvalidInputError
+from .._policies import RetryBudget  # the settings; this module keeps the arithmetic
 
 __all__ = [
     "DEFAULT_MIN_PER_SECOND",
@@ -44,37 +43,6 @@ __all__ = [
 
 #: The most buckets the window is cut into (buckets are 1 second wide up to a 60-second window).
 MAX_BUCKETS = 60
-
-
-def _number(value: object, what: str, *, minimum: float, inclusive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInputError(f"{what} must be a number, not {type(value).__name__}")
-    number = float(value)
-    too_small = number < minimum if inclusive else number <= minimum
-    if not math.isfinite(number) or too_small:
-        bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
-        raise InvalidInputError(f"{what} must be a finite number {bound}, got {value!r}")
-    return number
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryBudget:
-    """How many retries a client may add to its traffic (see the module docs for the formula).
-
-    ``ratio``: retries per recent call (0.2: one retry per five calls); ``min_per_second``: a
-    floor of retries always allowed, per second of ``window``; ``window``: seconds looked back.
-    """
-
-    ratio: float = DEFAULT_RATIO
-    min_per_second: float = DEFAULT_MIN_PER_SECOND
-    window: float = DEFAULT_WINDOW
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ratio", _number(self.ratio, "ratio", minimum=0.0, inclusive=True))
-        object.__setattr__(
-            self, "min_per_second", _number(self.min_per_second, "min_per_second", minimum=0.0, inclusive=True)
-        )
-        object.__setattr__(self, "window", _number(self.window, "window", minimum=0.0, inclusive=False))
 
 
 class RetryBudgetTracker:

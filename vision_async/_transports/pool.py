@@ -35,7 +35,7 @@ import anyio.abc
 from .._backends import current_loop, is_asyncio
 from .._defaults import KEEPALIVE_EXPIRY
 from .._errors import ClientClosedError, ConfigurationError, VisionError
-from .._observe.seam import note
+from .._events import note
 from .base import (
     HttpxTransport,
     OutgoingRequest,
