@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
+from ._checks import is_int, is_number
 from ._core.auth import TokenCredential
 from ._core.images import ImageInput
 from ._core.pipeline import Lane, Lifecycle, Pipeline
@@ -149,7 +150,7 @@ class VisionClient:
         auths = [r.auth() for r in chosen]
         self.endpoint = chosen[0].endpoint.strip().rstrip("/")
         for name, value in (("timeout", timeout), ("read_timeout", read_timeout)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            if value is not None and (not is_number(value) or value <= 0):
                 raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
         if not isinstance(limits, ImageLimits):
             raise ConfigurationError("limits must be an ImageLimits")
@@ -160,9 +161,7 @@ class VisionClient:
                 raise ConfigurationError(f"rate_limit must be a RateLimit or None, got {limit!r}")
         if not isinstance(adaptive, bool):
             raise ConfigurationError(f"adaptive must be a bool, got {adaptive!r}")
-        if max_concurrency is not None and (
-            isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1
-        ):
+        if max_concurrency is not None and (not is_int(max_concurrency) or max_concurrency < 1):
             raise ConfigurationError(f"max_concurrency must be an int >= 1 or None, got {max_concurrency!r}")
         self._auth_kind = "token" if chosen[0].credential is not None else "key"
         self._clock = clock or time.monotonic

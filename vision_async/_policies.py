@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ._checks import is_int, is_number
 from ._defaults import BREAKER_FAIL_MAX as DEFAULT_FAIL_MAX
 from ._defaults import BREAKER_FAILURE_RATIO as DEFAULT_FAILURE_RATIO
 from ._defaults import BREAKER_MAX_RESET_TIMEOUT as DEFAULT_MAX_RESET_TIMEOUT
@@ -40,13 +41,13 @@ MIB = 1024 * 1024
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     ok = value >= 0 if allow_zero else value > 0
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value) or not ok:
+    if not is_number(value) or math.isnan(value) or not ok:
         bound = ">= 0" if allow_zero else "> 0"
         raise InvalidInputError(f"{name} must be a number {bound}, got {value!r}")
 
 
 def _finite_number(value: object, what: str, *, minimum: float, inclusive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         raise InvalidInputError(f"{what} must be a number, not {type(value).__name__}")
     number = float(value)
     too_small = number < minimum if inclusive else number <= minimum
@@ -106,7 +107,7 @@ class RetryPolicy:
     budget: RetryBudget | None = field(default_factory=RetryBudget)
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+        if not is_int(self.max_attempts) or self.max_attempts < 1:
             raise InvalidInputError(f"max_attempts must be an int >= 1, got {self.max_attempts!r}")
         _positive("initial_backoff", self.initial_backoff, allow_zero=True)
         _positive("max_backoff", self.max_backoff, allow_zero=True)
@@ -171,7 +172,7 @@ class BreakerPolicy:
     max_reset_timeout: float = DEFAULT_MAX_RESET_TIMEOUT
 
     def __post_init__(self) -> None:
-        if isinstance(self.fail_max, bool) or not isinstance(self.fail_max, int) or self.fail_max < 1:
+        if not is_int(self.fail_max) or self.fail_max < 1:
             raise InvalidInputError(f"fail_max must be an int >= 1, got {self.fail_max!r}")
         _positive("reset_timeout", self.reset_timeout, allow_zero=True)
         _positive("max_reset_timeout", self.max_reset_timeout, allow_zero=True)
@@ -184,10 +185,10 @@ class BreakerPolicy:
             object.__setattr__(self, "failure_ratio", ratio)
         if self.failure_ratio is not None:
             ratio = self.failure_ratio
-            if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
+            if not is_number(ratio) or not 0 < ratio <= 1:
                 raise InvalidInputError(f"failure_ratio must be a number in (0, 1], got {ratio!r}")
         value = self.minimum_throughput
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int(value) or value < 1:
             raise InvalidInputError(f"minimum_throughput must be an int >= 1, got {value!r}")
         _positive("sampling_window", self.sampling_window)
 
@@ -211,7 +212,7 @@ class ImageLimits:
     def __post_init__(self) -> None:
         for name in ("max_image_bytes", "max_read_bytes", "max_v4_image_bytes", "max_retrieval_image_bytes"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")
 
 
@@ -235,5 +236,5 @@ class ResponseLimits:
     def __post_init__(self) -> None:
         for name in ("json_bytes", "read_bytes", "thumbnail_bytes"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")

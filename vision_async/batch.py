@@ -44,6 +44,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._checks import is_int, is_number
 from ._core.call import attempt_counter
 from ._core.observer import Observer
 from ._defaults import BATCH_CONCURRENCY as DEFAULT_CONCURRENCY
@@ -294,9 +295,9 @@ class Batch:
         patience: float = DEFAULT_PATIENCE,
         options: Mapping[str, Any] | None = None,
     ) -> None:
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        if not is_int(concurrency) or concurrency < 1:
             raise InvalidInputError(f"concurrency must be an int >= 1, got {concurrency!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int | float) or not patience >= 0:
+        if not is_number(patience) or not patience >= 0:
             raise InvalidInputError(f"patience must be a number of seconds >= 0, got {patience!r}")
         if not isinstance(ordered, bool):
             raise InvalidInputError(f"ordered must be a bool, got {ordered!r}")

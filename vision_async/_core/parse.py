@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from .._checks import is_number
 from .._errors import ResponseValidationError
 
 __all__ = ["Node", "load_json_object", "maker"]
@@ -237,7 +238,7 @@ class Node:
     def numbers(self, key: str) -> tuple[float, ...]:
         items = self._array(key, required=True)
         for i, item in enumerate(items):
-            if isinstance(item, bool) or not isinstance(item, int | float):
+            if not is_number(item):
                 raise self._fail(f"{key}[{i}]", "a number", item)
         return tuple(float(v) for v in items)
 

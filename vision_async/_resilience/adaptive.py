@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .._checks import is_number
 from .._errors import InvalidInputError
 
 __all__ = [
@@ -162,7 +163,7 @@ class LocalAdaptiveState:
 def _rate_or_none(value: float | None, what: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
         raise InvalidInputError(f"{what} must be a finite number above 0 or None, got {value!r}")
     return float(value)
 

@@ -47,6 +47,7 @@ from typing import ClassVar, Protocol
 
 import anyio
 
+from .._checks import is_number
 from .._defaults import BURST_SECONDS as DEFAULT_BURST_SECONDS
 from .._errors import InvalidInputError, RateLimitTimeout
 
@@ -63,7 +64,7 @@ __all__ = [
 
 
 def _positive_rate(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         raise InvalidInputError(f"{what} must be a number, not {type(value).__name__}")
     number = float(value)
     if not math.isfinite(number) or number <= 0.0:
@@ -72,7 +73,7 @@ def _positive_rate(value: object, what: str) -> float:
 
 
 def _valid_burst(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         raise InvalidInputError(f"burst must be a number, not {type(value).__name__}")
     number = float(value)
     if not math.isfinite(number) or number < 1.0:

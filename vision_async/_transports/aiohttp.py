@@ -23,6 +23,7 @@ import anyio
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._backends import AIOHTTP_TRIO_MESSAGE
+from .._checks import is_int
 from .._errors import ClientClosedError, ConfigurationError, ProxyError
 from .base import (
     ERROR_BODY_CAP,
@@ -78,7 +79,7 @@ class AiohttpTransport:
     def __init__(
         self, *, max_connections: int = 100, verify: ssl.SSLContext | bool = True, proxy: ProxyRoutes = DIRECT
     ) -> None:
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+        if not is_int(max_connections) or max_connections < 1:
             raise ConfigurationError(f"max_connections must be an int >= 1, got {max_connections!r}")
         self._max = max_connections
         self._ssl: ssl.SSLContext | bool = verify

@@ -33,6 +33,7 @@ import anyio
 import anyio.abc
 
 from .._backends import current_loop, is_asyncio
+from .._checks import is_int
 from .._defaults import KEEPALIVE_EXPIRY
 from .._errors import ClientClosedError, ConfigurationError, VisionError
 from .._events import note
@@ -84,7 +85,7 @@ class PoolTransport:
         verify: ssl.SSLContext | bool = True,
         proxy: ProxyRoutes = DIRECT,
     ) -> None:
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+        if not is_int(max_connections) or max_connections < 1:
             raise ConfigurationError(f"max_connections must be an int >= 1, got {max_connections!r}")
         self._max = max_connections
         self._keepalive = float(keepalive_expiry)

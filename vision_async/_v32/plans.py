@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from .._checks import is_int, is_number
 from .._core.call import encode_query
-from .._core.checks import is_int, is_number
 from .._core.images import ImageKind
 from .._errors import InvalidInputError
 from .features import (

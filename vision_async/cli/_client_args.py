@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import RateLimit, Resource, VisionClient
+from .._checks import is_number
 from .._core.resource import ENV_ENDPOINT, ENV_KEY
 from ._batch_files import UsageError
 
@@ -80,7 +81,7 @@ def _from_file(path: Path) -> list[Resource]:
         if not isinstance(key, str) or not key:
             raise UsageError(f"{path}: resource {i} needs key or key_env")
         rate = entry.get("rate")
-        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0):
+        if rate is not None and (not is_number(rate) or rate <= 0):
             raise UsageError(f"{path}: resource {i}: rate must be a number > 0")
         resources.append(Resource(entry["endpoint"], key, rate_limit=RateLimit(float(rate)) if rate else None))
     return resources

@@ -52,6 +52,7 @@ import math
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .._checks import is_int, is_number
 from .._defaults import REDIS_PROBE_TIMEOUT as DEFAULT_PROBE_TIMEOUT
 from .._defaults import REDIS_RECONNECT_MAX as DEFAULT_RECONNECT_MAX
 from .._defaults import REDIS_RECONNECT_MIN as DEFAULT_RECONNECT_MIN
@@ -79,7 +80,7 @@ __all__ = [
 
 
 def _seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_number(value) or not math.isfinite(value):
         raise ConfigurationError(f"{name} must be a finite number of seconds, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigurationError(f"{name} must be {'>= 0' if allow_zero else '> 0'} seconds, got {value!r}")
@@ -127,7 +128,7 @@ class RedisCoordination:
             from ._link import Link
         except ImportError as exc:
             raise ConfigurationError("RedisCoordination needs redis-py: pip install 'vision-async[redis]'") from exc
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        if workers is not None and (not is_int(workers) or workers < 1):
             raise ConfigurationError(f"workers must be an int >= 1 or None, got {workers!r}")
         if not isinstance(prefix, str):
             raise ConfigurationError(f"prefix must be a str, got {type(prefix).__name__}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .._checks import is_number
 from .._core.parse import Node
 from .._errors import InvalidInputError, ResponseValidationError
 
@@ -29,7 +30,7 @@ def _vector(n: Node) -> tuple[float, ...]:
         kind = "missing" if value is None else "empty" if value == [] else f"a {type(value).__name__}"
         raise ResponseValidationError(f"response field $.vector should be a non-empty array of numbers, got {kind}")
     for i, item in enumerate(value):
-        if type(item) is not float and (isinstance(item, bool) or not isinstance(item, int | float)):
+        if type(item) is not float and (not is_number(item)):
             raise ResponseValidationError(f"response field $.vector[{i}] should be a number, got {item!r:.40}")
         if not math.isfinite(item):
             raise ResponseValidationError(f"response field $.vector[{i}] should be a finite number, got {item!r}")
