@@ -39,13 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vision_async import BreakerPolicy, RetryPolicy, VisionClient  # noqa: E402
-from vision_async._transports.base import (  # noqa: E402
-    HttpxTransport,
-    OutgoingRequest,
-    RawResponse,
-    ResponseHeaders,
-    TransportStats,
-)
+from vision_async._transports.base import Borrowed, OutgoingRequest, RawResponse, ResponseHeaders, TransportStats  # noqa: E402
+from vision_async._transports.httpx_transport import HttpxTransport  # noqa: E402
 
 KEY = "benchmark-key"
 IMAGE_URL = "https://example.com/house.jpg"
@@ -92,7 +87,7 @@ def in_memory() -> tuple[Any, Any, str]:
         return httpx.Response(200, headers=HEADERS, content=BODY)
 
     mock = httpx.MockTransport(answer)
-    return mock, HttpxTransport(mock, owned=False), "httpx.MockTransport (this client takes httpx transports only)"
+    return mock, Borrowed(HttpxTransport(mock)), "httpx.MockTransport (this client takes httpx transports only)"
 
 
 async def per_call(

@@ -10,7 +10,7 @@ import pytest
 
 from vision_async import APIConnectionError, ClientClosedError, ConfigurationError, VisionError
 from vision_async._transports.aiohttp import AiohttpTransport
-from vision_async._transports.select import make_transport
+from vision_async._transports.factory import make_transport
 
 from . import hostile_server as hs
 from .test_transport_support import KEY, huge_body, make, needs_make_transport, tag_request

@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from vision_async import APIConnectionError, ResponseTooLargeError
-from vision_async._transports.base import ERROR_BODY_CAP, HttpxTransport, Transport
+from vision_async._transports.base import Transport
+from vision_async._transports.body import ERROR_BODY_CAP
+from vision_async._transports.httpx_transport import HttpxTransport
 
 from . import hostile_server as hs
 from .test_transport_support import TAG_JSON, huge_body, kinds_for, make, tag_request
@@ -30,7 +32,7 @@ BACKEND_TRANSPORTS = pytest.mark.parametrize(
 
 
 def transport_of(kind: str) -> Transport:
-    return HttpxTransport(httpx.AsyncHTTPTransport(), owned=True) if kind == "httpx" else make(kind)
+    return HttpxTransport(httpx.AsyncHTTPTransport()) if kind == "httpx" else make(kind)
 
 
 @pytest.mark.parametrize("declare", [True, False], ids=["content-length", "chunked"])

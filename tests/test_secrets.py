@@ -151,7 +151,8 @@ def test_the_transport_redacts_a_bare_token_echoed_by_a_foreign_exception() -> N
     """A foreign error quoting the token without "Bearer " (text or bytes) is redacted in the error and its chain."""
     import h11
 
-    from vision_async._transports.base import OutgoingRequest, translate_failure
+    from vision_async._transports.base import OutgoingRequest
+    from vision_async._transports.boundary import translate_failure
 
     request = OutgoingRequest(
         "POST", "http://127.0.0.1:9/vision/v3.2/tag", (("Authorization", Secret(f"Bearer {TOKEN}")),), None, 1.0, None

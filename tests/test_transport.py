@@ -24,7 +24,9 @@ from vision_async import (
     VisionError,
 )
 from vision_async._transports.aiohttp import AIOHTTP_ERRORS
-from vision_async._transports.base import HttpxTransport, ResponseHeaders, translate_exception
+from vision_async._transports.base import ResponseHeaders
+from vision_async._transports.boundary import translate_exception
+from vision_async._transports.httpx_transport import HttpxTransport
 from vision_async.testing import ScriptedTransport, json_response
 
 from . import hostile_server as hs
@@ -140,7 +142,7 @@ async def test_secret_is_not_in_locals_when_an_httpx_transport_fails() -> None:
     def boom(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
 
-    transport = HttpxTransport(httpx.MockTransport(boom), owned=False)
+    transport = HttpxTransport(httpx.MockTransport(boom))
     with pytest.raises(APIConnectionError) as info:
         await transport.send(tag_request("https://u.example.com"))
     rendered = "".join(traceback.TracebackException.from_exception(info.value, capture_locals=True).format())

@@ -6,9 +6,10 @@ import httpx
 import pytest
 
 from vision_async import ConfigurationError
-from vision_async._transports.base import HttpxTransport
+from vision_async._transports.base import Borrowed
+from vision_async._transports.factory import ENV_TRANSPORT, make_transport
+from vision_async._transports.httpx_transport import HttpxTransport
 from vision_async._transports.pool import PoolTransport
-from vision_async._transports.select import ENV_TRANSPORT, make_transport
 
 from . import hostile_server as hs
 from .test_transport_support import tag_request
@@ -61,7 +62,7 @@ async def test_an_httpx_transport_is_wrapped_and_never_closed() -> None:
             closed.append(True)
 
     transport = make_transport(Mine(lambda request: httpx.Response(204)), max_connections=3)
-    assert isinstance(transport, HttpxTransport)
+    assert isinstance(transport, Borrowed) and isinstance(transport.wrapped, HttpxTransport)
     response = await transport.send(tag_request("https://u.example.com"))
     await transport.aclose()
     assert response.status_code == 204 and closed == []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import HttpxTransport, OutgoingRequest, RawResponse, Transport, TransportStats
-from .select import ENV_TRANSPORT, make_transport
+from .base import OutgoingRequest, RawResponse, Transport, TransportStats
+from .factory import ENV_TRANSPORT, make_transport
+from .httpx_transport import HttpxTransport
 
 if TYPE_CHECKING:
     from .pool import PoolTransport

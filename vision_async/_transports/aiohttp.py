@@ -24,18 +24,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._backends import AIOHTTP_TRIO_MESSAGE
 from .._checks import is_int
-from .._errors import ClientClosedError, ConfigurationError, ProxyError
-from .base import (
-    ERROR_BODY_CAP,
-    OutgoingRequest,
-    RawResponse,
-    ResponseHeaders,
-    TransportStats,
-    reveal,
-    send_failure,
-    too_large,
-)
-from .foreign import aiohttp_errors, translate_aiohttp_exception
+from .._errors import ConfigurationError, ProxyError
+from .base import OutgoingRequest, RawResponse, ResponseHeaders, TransportStats, closed_error, reveal
+from .body import body_cap, too_large
+from .boundary import aiohttp_errors, send_failure, translate_aiohttp_exception
 from .proxy import DIRECT, ProxyConfig, ProxyRoutes
 from .tunnel import proxy_status_error
 
@@ -132,7 +124,7 @@ class AiohttpTransport:
     async def send(self, request: OutgoingRequest) -> RawResponse:
         """Send ``request`` and read the answer (capped); ``request.timeout`` bounds it all."""
         if self._closed:
-            raise ClientClosedError("the transport is closed")
+            raise closed_error()
         session = self._session
         if session is None or self._loop is not _running_loop():
             session = self._open_session()
@@ -203,9 +195,8 @@ class AiohttpTransport:
         ) as response:
             _reused.set(False)  # an answer has begun: from here on, a failure is never resent
             status = response.status
-            max_body = request.max_body
             success = 200 <= status < 300
-            cap = max_body if success else min(max_body, ERROR_BODY_CAP) if max_body is not None else ERROR_BODY_CAP
+            cap = body_cap(status, request.max_body)
             declared = response.content_length
             if cap is None or (declared is not None and declared <= cap):
                 body = await response.read()

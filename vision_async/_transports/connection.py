@@ -11,7 +11,8 @@ from typing import Any
 
 import h11
 
-from .base import ERROR_BODY_CAP, HeaderValue, RawResponse, ResponseHeaders, too_large
+from .base import HeaderValue, RawResponse, ResponseHeaders
+from .body import body_cap, too_large
 from .streams import Stream
 
 __all__ = ["READ_SIZE", "Connection", "encode_headers"]
@@ -94,7 +95,7 @@ class Connection:
         reason = event.reason.decode("latin-1")
 
         success = 200 <= status < 300
-        cap = max_body if success else min(max_body, ERROR_BODY_CAP) if max_body is not None else ERROR_BODY_CAP
+        cap = body_cap(status, max_body)
         if success and cap is not None:
             declared = response_headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > cap:

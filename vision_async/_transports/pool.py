@@ -35,17 +35,12 @@ import anyio.abc
 from .._backends import current_loop, is_asyncio
 from .._checks import is_int
 from .._defaults import KEEPALIVE_EXPIRY
-from .._errors import ClientClosedError, ConfigurationError, VisionError
+from .._errors import ConfigurationError, VisionError
 from .._events import note
-from .base import (
-    HttpxTransport,
-    OutgoingRequest,
-    RawResponse,
-    TransportStats,
-    send_failure,
-    translate_exception,
-)
+from .base import OutgoingRequest, RawResponse, TransportStats, closed_error
+from .boundary import send_failure, translate_exception
 from .connection import Connection
+from .httpx_transport import HttpxTransport
 from .proxy import DIRECT, ProxyConfig, ProxyRoutes
 from .streams import open_stream
 
@@ -118,7 +113,7 @@ class PoolTransport:
     async def send(self, request: OutgoingRequest) -> RawResponse:
         """Send ``request`` on a pooled connection and read the answer (capped)."""
         if self._closed:
-            raise ClientClosedError("the transport is closed")
+            raise closed_error()
         if _httpcore_is_mocked():
             return await self._through_httpx().send(request)
         url = request.url
@@ -200,7 +195,7 @@ class PoolTransport:
             import httpx
 
             limits = httpx.Limits(max_connections=self._max, max_keepalive_connections=self._max)
-            self._httpx = HttpxTransport(httpx.AsyncHTTPTransport(limits=limits, verify=self._verify), owned=True)
+            self._httpx = HttpxTransport(httpx.AsyncHTTPTransport(limits=limits, verify=self._verify))
         return self._httpx
 
     async def _start_in_this_loop(self) -> anyio.Semaphore:
@@ -280,7 +275,7 @@ class PoolTransport:
 
     async def _connect(self, origin: _Origin) -> Connection:
         if self._closed:
-            raise ClientClosedError("the transport is closed")
+            raise closed_error()
         if self._open >= self._max:
             await self._evict_one()
         scheme, host, port = origin
@@ -305,7 +300,7 @@ class PoolTransport:
         self._busy.add(connection)
         if self._closed:
             await self._discard(connection)
-            raise ClientClosedError("the transport is closed")
+            raise closed_error()
         return connection
 
     def _context(self) -> ssl.SSLContext:

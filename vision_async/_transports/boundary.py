@@ -1,15 +1,18 @@
-"""The one place where foreign exceptions (httpx, httpcore, h11, aiohttp, anyio, OSError) are
-recognised and given their vision_async class.
+"""The one boundary: foreign exceptions (httpx, httpcore, h11, aiohttp, anyio, OSError) are
+recognised here and given their vision_async class, and every transport's ``send`` ends in
+:func:`send_failure`, which redacts the request's secrets and scrubs the foreign frames' locals.
 
 Nothing here imports a networking library at module level: each library's classes are looked up
 only once that library is loaded (an exception of it cannot exist before). Every transport and the
-pool use :func:`translate_exception`; :mod:`.base` wraps it into the one send boundary.
+pool use :func:`translate_exception` through :func:`send_failure`.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
+import traceback
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -19,9 +22,25 @@ from .._errors import (
     CertificateVerificationError,
     ResponseValidationError,
     VisionError,
+    redact_error,
 )
+from .._secrets import Redactor
+from .base import closed_error
 
-__all__ = ["aiohttp_errors", "describe", "translate_aiohttp_exception", "translate_exception"]
+if TYPE_CHECKING:
+    from .base import OutgoingRequest
+
+__all__ = [
+    "aiohttp_errors",
+    "describe",
+    "exception_chain",
+    "scrub_traceback",
+    "send_failure",
+    "timeout_error",
+    "translate_aiohttp_exception",
+    "translate_exception",
+    "translate_failure",
+]
 
 # Checked in order; the first base class that matches wins. Every exception class that httpx,
 # httpcore, h11 and aiohttp export is covered (tests/test_transport.py enumerates them).
@@ -177,3 +196,67 @@ def translate_aiohttp_exception(exc: BaseException, *, what: str) -> VisionError
             detail = describe(exc)
             return mapped(f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else ""))
     return None
+
+
+# -- the one boundary ----------------------------------------------------------------------------
+
+
+def scrub_traceback(exc: BaseException) -> None:
+    """Clear the locals of every finished frame on ``exc``'s traceback (and its causes').
+
+    A foreign exception raised while a request was written has the wire headers (the key or
+    token) in the locals of library frames; a locals-capturing renderer (Sentry, rich) would
+    show them under the VisionError that chains to it.
+    """
+    for link in exception_chain(exc):
+        traceback.clear_frames(link.__traceback__)
+
+
+def translate_failure(exc: Exception, request: OutgoingRequest, *, closed: bool = False) -> VisionError | None:
+    """What a transport raises (``from exc``) for ``exc``, or ``None`` to let ``exc`` through.
+
+    ClientClosedError when the transport was closed under the request; else the translated
+    error, with the request's own secrets redacted from its message (a server or proxy may echo
+    them into the text that the foreign exception quotes), and ``exc``'s frames scrubbed.
+    """
+    mapped = closed_error() if closed else translate_exception(exc, what=request.what)
+    if mapped is None:
+        return None
+    scrub_traceback(exc)
+    secrets = [value.reveal() for _, value in request.headers if not isinstance(value, str)]
+    if secrets:
+        redact = Redactor(secrets)
+        for error in [mapped, *exception_chain(exc)]:
+            redact_error(error, redact)
+    return mapped
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes (or contexts), each once, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def send_failure(exc: Exception, request: OutgoingRequest, *, closed: bool = False) -> Exception:
+    """The one boundary every transport's ``send`` ends in: what to raise for ``exc``.
+
+    The attempt timeout (a ``TimeoutError`` from the transport's own deadline) becomes
+    :class:`APITimeoutError`; a VisionError stays itself; a foreign networking error is translated
+    (:func:`translate_failure`); anything else is ``exc`` itself (a bug is not disguised).
+    The caller raises the result ``from exc`` unless it is ``exc``.
+    """
+    if isinstance(exc, TimeoutError):
+        scrub_traceback(exc)
+        return timeout_error(request)
+    if isinstance(exc, VisionError):
+        return exc
+    mapped = translate_failure(exc, request, closed=closed)
+    return exc if mapped is None else mapped
+
+
+def timeout_error(request: OutgoingRequest) -> APITimeoutError:
+    return APITimeoutError(f"{request.what}: no complete answer within the attempt timeout of {request.timeout}s")

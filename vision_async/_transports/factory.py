@@ -10,14 +10,8 @@ from typing import TYPE_CHECKING
 from .._backends import AIOHTTP_TRIO_MESSAGE, trio_running
 from .._defaults import KEEPALIVE_EXPIRY
 from .._errors import ConfigurationError
-from .base import (
-    HttpxTransport,
-    OutgoingRequest,
-    RawResponse,
-    Transport,
-    TransportStats,
-    default_transport,
-)
+from .base import Borrowed, Transport
+from .httpx_transport import HttpxTransport, default_transport
 from .proxy import DIRECT, ProxyRoutes
 
 if TYPE_CHECKING:
@@ -31,27 +25,6 @@ __all__ = ["ENV_TRANSPORT", "TRANSPORT_NAMES", "make_transport"]
 ENV_TRANSPORT = "VISION_ASYNC_TRANSPORT"
 #: The names ``transport=`` (and the environment variable) accept.
 TRANSPORT_NAMES = ("default", "aiohttp", "httpx")
-
-
-class _Borrowed:
-    """A transport the user made: used, never closed by the client."""
-
-    __slots__ = ("_transport",)
-
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-
-    async def send(self, request: OutgoingRequest) -> RawResponse:
-        return await self._transport.send(request)
-
-    def stats(self) -> TransportStats:
-        return self._transport.stats()
-
-    async def aclose(self) -> None:
-        return None
-
-    def __repr__(self) -> str:
-        return f"{self._transport!r} (not owned)"
 
 
 def _named(
@@ -75,8 +48,8 @@ def _named(
             from .httpx_proxy import RoutedHttpxTransport
 
             routed = RoutedHttpxTransport(routes=proxy, max_connections=max_connections, verify=verify)
-            return HttpxTransport(routed, owned=True)
-        return HttpxTransport(default_transport(max_connections=max_connections, verify=verify), owned=True)
+            return HttpxTransport(routed)
+        return HttpxTransport(default_transport(max_connections=max_connections, verify=verify))
     if choice == "aiohttp":
         if trio_running():
             raise ConfigurationError(AIOHTTP_TRIO_MESSAGE)
@@ -119,11 +92,11 @@ def make_transport(
         return _named(transport, **options)  # type: ignore[arg-type]
     httpx = sys.modules.get("httpx")  # not loaded: the transport cannot be an httpx one
     if httpx is not None and isinstance(transport, httpx.AsyncBaseTransport):
-        return HttpxTransport(transport, owned=False)
+        return Borrowed(HttpxTransport(transport))
     if callable(getattr(transport, "send", None)) and callable(getattr(transport, "aclose", None)):
         if not callable(getattr(transport, "stats", None)):
             raise ConfigurationError(f"{type(transport).__name__} lacks stats(); it is not a vision_async transport")
-        return _Borrowed(transport)  # type: ignore[arg-type]  # it has the methods (checked above)
+        return Borrowed(transport)  # type: ignore[arg-type]  # it has the methods (checked above)
     raise ConfigurationError(
         "transport must be None, a name (" + ", ".join(TRANSPORT_NAMES) + "), an httpx.AsyncBaseTransport "
         f"or a vision_async transport, got {type(transport).__name__}"
