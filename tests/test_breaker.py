@@ -102,7 +102,7 @@ async def test_half_open_admits_one_probe_among_50_concurrent_callers(
         await release.wait()
         return httpx.Response(200, json=fixture_body("tag_image"))
 
-    class Gate(httpx.AsyncBaseTransport):
+    class CooldownGate(httpx.AsyncBaseTransport):
         def __init__(self) -> None:
             self.failing = True
 
@@ -112,7 +112,7 @@ async def test_half_open_admits_one_probe_among_50_concurrent_callers(
                 return httpx.Response(500, json={"error": {"code": "InternalServerError", "message": "down"}})
             return await slow_ok(request)
 
-    gate = Gate()
+    gate = CooldownGate()
     client = VisionClient(
         "https://unit.example.com",
         "k",

@@ -17,7 +17,7 @@ import anyio
 from ._checks import is_int, is_number
 from ._core.auth import TokenCredential
 from ._core.images import ImageInput
-from ._core.pipeline import Lane, Lifecycle, Pipeline
+from ._core.pipeline import Lifecycle, Pipeline, Upstream
 from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource
 from ._core.runner import Runner
 from ._defaults import BATCH_CONCURRENCY, BATCH_PATIENCE
@@ -204,7 +204,7 @@ class VisionClient:
             else None
         )
         user_agent = f"vision-async/{__version__} python/{'.'.join(map(str, sys.version_info[:3]))}"
-        lanes = []
+        upstreams = []
         for resource, root, auth in zip(chosen, roots, auths, strict=True):
             limit = resource.rate_limit if resource.rate_limit is not None else rate_limit
             shared = self._coordination.resource(namespace_for(root), rate_limit=limit, breaker=breaker)
@@ -222,14 +222,14 @@ class VisionClient:
                 if adaptive
                 else None
             )
-            lane_breaker = (
+            upstream_breaker = (
                 Breaker(breaker, clock=self._clock, on_state_change=on_breaker_state_change, name=root)
                 if breaker is not None
                 else None
             )
-            lanes.append(
-                Lane(
-                    root=root,
+            upstreams.append(
+                Upstream(
+                    resource=root,
                     auth=auth,
                     transport=self._transport,
                     timeout=timeout,
@@ -238,16 +238,16 @@ class VisionClient:
                     counters=counters,
                     clock=self._clock,
                     sleep=self._sleep,
-                    breaker=lane_breaker,
+                    breaker=upstream_breaker,
                     limiter=limiter,
                     adaptive=adaptive_rate,
                     redact=Redactor(*(a.secrets for a in auths)),
                     shared=shared,
                 )
             )
-        self._breaker = lanes[0].breaker
+        self._breaker = upstreams[0].breaker
         self._pipeline = Pipeline(
-            lanes=lanes,
+            upstreams=upstreams,
             lifecycle=self._lifecycle,
             counters=counters,
             retrier=retrier,
@@ -262,7 +262,7 @@ class VisionClient:
             tracing=tracing,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
-            lanes=lanes,
+            upstreams=upstreams,
             totals=lambda: (counters.retries_refused, self._transport.stats().stale_resends),
         )
         if observer is not None:
@@ -317,17 +317,17 @@ class VisionClient:
     def stats(self) -> ClientStats:
         """A frozen snapshot of the client's traffic and flow control (cheap: no I/O, no lock)."""
         counters = self._counters
-        lanes = self._pipeline.lanes
+        upstreams = self._pipeline.upstreams
         resources = tuple(
             ResourceStats(
-                endpoint=lane.root,
-                requests=lane.requests,
-                throttled=lane.cooldown.throttles,
-                allowed_rate=lane.allowed_rate,
-                cooldown_remaining=lane.cooldown.remaining(),
-                breaker_state=lane.breaker.state if lane.breaker is not None else None,
+                endpoint=upstream.resource,
+                requests=upstream.requests,
+                throttled=upstream.cooldown.throttles,
+                allowed_rate=upstream.allowed_rate,
+                cooldown_remaining=upstream.cooldown.remaining(),
+                breaker_state=upstream.breaker.state if upstream.breaker is not None else None,
             )
-            for lane in lanes
+            for upstream in upstreams
         )
         rates = [r.allowed_rate for r in resources]
         stale = self._transport.stats().stale_resends

@@ -93,8 +93,8 @@ class Call:
     max_body: int | None = None
     deadline: float | None = None  # on the client's clock; None: no total deadline
     attempts: int = 0
-    lane: object | None = None  # a Lane: pinned: every attempt goes to this resource (Read polling)
-    avoid: object | None = None  # a Lane  # the resource whose attempt just failed: a retry prefers another
+    upstream: object | None = None  # a Upstream: pinned: every attempt goes to this resource (Read polling)
+    avoid: object | None = None  # a Upstream  # the resource whose attempt just failed: a retry prefers another
 
 
 Handler = Callable[[Call], Awaitable[Response]]

@@ -9,8 +9,8 @@ From the outside in::
 Each layer is an object with one job and a ``wrap(inner) -> handler`` method; :func:`compose`
 nests them once, at construction, so a call costs one coroutine frame per layer and nothing else.
 Layers see one :class:`Call` (the logical call: what to send, its one deadline, its attempts).
-Per-resource state (cool-down, limiter, adaptive rate, breaker) lives in a :class:`Lane`; the
-:class:`Router` picks a lane for every attempt.
+Per-resource state (cool-down, limiter, adaptive rate, breaker) lives in a :class:`Upstream`; the
+:class:`Router` picks a upstream for every attempt.
 
 The total deadline is ``Call.deadline`` on the client's clock, the one source of truth: the retry
 layer never sleeps past it, the gate and the rate limiter refuse to wait past it, and each attempt's
@@ -29,14 +29,14 @@ from .._resilience.breaker import Breaker
 from .._resilience.retry import Retrier
 from .._resilience.stats import Counters
 from .call import Call, Handler, Layer, Response, compose, encode_query, request_id_of
-from .lanes import Lane, Router
-from .layers import Bulkhead, Deadline, Lifecycle, RetryLayer
+from .call_layers import Bulkhead, Deadline, Lifecycle, RetryLayer
 from .observer import Observer
+from .router import Router, Upstream
 
 __all__ = [
     "Call",
     "Handler",
-    "Lane",
+    "Upstream",
     "Layer",
     "Lifecycle",
     "Pipeline",
@@ -55,7 +55,7 @@ class Pipeline:
     def __init__(
         self,
         *,
-        lanes: Sequence[Lane],
+        upstreams: Sequence[Upstream],
         lifecycle: Lifecycle,
         counters: Counters,
         retrier: Retrier | None,
@@ -64,11 +64,11 @@ class Pipeline:
         clock: Callable[[], float],
         default_max_body: int | None = None,
     ) -> None:
-        self.lanes = tuple(lanes)
+        self.upstreams = tuple(upstreams)
         self.lifecycle = lifecycle
         self.counters = counters
         self.retrier = retrier
-        self.router = Router(self.lanes, lifecycle)
+        self.router = Router(self.upstreams, lifecycle)
         self.default_max_body = default_max_body
         self._clock = clock
         self.bulkhead = Bulkhead(max_concurrency) if max_concurrency is not None else None
@@ -85,27 +85,27 @@ class Pipeline:
             ],
             self.router,
         )
-        by_root: dict[str, Lane] = {}
-        for lane in self.lanes:
-            by_root.setdefault(lane.root, lane)
-        self._by_root = by_root
+        by_resource: dict[str, Upstream] = {}
+        for upstream in self.upstreams:
+            by_resource.setdefault(upstream.resource, upstream)
+        self._by_resource = by_resource
         # One resource: an open breaker can refuse a call at the door (with several, the router
         # sends it to another resource).
-        self._only_breaker = self.lanes[0].breaker if len(self.lanes) == 1 else None
+        self._only_breaker = self.upstreams[0].breaker if len(self.upstreams) == 1 else None
         self.observer: Observer | None = None  # tracing and metrics (vision_async._observe); None: free
 
     def observe(self, observer: Observer | None) -> None:
         """Route calls and attempts through ``observer`` (None: no instrumentation at all)."""
         self.observer = observer
-        for lane in self.lanes:
-            lane.send.observer = observer
+        for upstream in self.upstreams:
+            upstream.send.observer = observer
 
     @property
     def breaker(self) -> Breaker | None:
-        return self.lanes[0].breaker
+        return self.upstreams[0].breaker
 
-    def lane_for(self, root: str | None) -> Lane | None:
-        return self._by_root.get(root) if root is not None else None
+    def upstream_for(self, resource: str | None) -> Upstream | None:
+        return self._by_resource.get(resource) if resource is not None else None
 
     async def call(
         self,
@@ -125,12 +125,13 @@ class Pipeline:
     ) -> Response:
         """Send ``method path`` (below the resource root) through the whole chain.
 
-        The breaker's :meth:`door` is the caller's to ask first (the :class:`Runner` does, before
-        it reads the image). ``query``: the query string already encoded (instead of ``params``). ``resource`` pins
-        every attempt to the resource with that root URL (as a Response's ``resource`` names it);
-        ``max_body`` caps the response body (default: the JSON cap). ``deadline`` (on the client's
-        clock) ends the call no later than that, as the total timeout does (the earlier one holds):
-        a Read's submit and polls share the Read's one deadline this way.
+        :meth:`refuse_if_open` (the breaker's fail-fast check) is the caller's to ask first (the
+        :class:`Runner` does, before it reads the image). ``query``: the query string already
+        encoded (instead of ``params``). ``resource`` pins every attempt to the resource with that
+        root URL (as a Response's ``resource`` names it); ``max_body`` caps the response body
+        (default: the JSON cap). ``deadline`` (on the client's clock) ends the call no later than
+        that, as the total timeout does (the earlier one holds): a Read's submit and polls share
+        the Read's one deadline this way.
         """
         call = Call(
             operation,
@@ -142,7 +143,7 @@ class Pipeline:
             expect,
             accept,
             max_body if max_body is not None else self.default_max_body,
-            lane=self.lane_for(resource),
+            upstream=self.upstream_for(resource),
         )
         if self._deadline_at_once is not None:
             call.deadline = self._clock() + self._deadline_at_once
@@ -154,11 +155,11 @@ class Pipeline:
 
     @property
     def may_refuse(self) -> bool:
-        """Whether :meth:`door` may refuse a call now (a cheap check, for the hot path)."""
+        """Whether :meth:`refuse_if_open` may refuse a call now (a cheap check, for the hot path)."""
         breaker = self._only_breaker
         return breaker is not None and not breaker.is_closed
 
-    async def door(self) -> None:
+    async def refuse_if_open(self) -> None:
         """With one resource, an open breaker refuses a call at once: before its image is read,
         before it waits in any line or takes a token (it would be refused after them anyway)."""
         breaker = self._only_breaker

@@ -4,11 +4,11 @@ A surface (``_v32.surface``, ``v4._surface``) validates an operation's options i
 hands the runner the image::
 
     runner.send(operation, method, path, query=..., image=..., kind=...)
-        -> open check -> breaker's door (one resource, breaker open: refused before the image is read)
+        -> open check -> refuse_if_open (one resource, breaker open: refused before the image is read)
         -> image read and checked -> Pipeline.call (the layers, to the socket and back) -> Response
 
 The runner is composed into every surface (the surfaces never reach back into the client), and it
-is the only place that checks that the client is open and asks the breaker's door.
+is the only place that checks that the client is open and asks the breaker to refuse early (`Pipeline.refuse_if_open`).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class Runner:
         pipeline = self.pipeline
         if pipeline.may_refuse:
             try:
-                await pipeline.door()
+                await pipeline.refuse_if_open()
             except Exception as exc:
                 if pipeline.observer is not None:
                     pipeline.observer.refused(operation, exc)

@@ -16,7 +16,7 @@ def _provider_set(api: Any, getter: str, proxy: str) -> bool:
 
 
 def make_observer(
-    *, tracing: bool, tracer_provider: object | None, meter_provider: object | None, lanes: Any, totals: Any = None
+    *, tracing: bool, tracer_provider: object | None, meter_provider: object | None, upstreams: Any, totals: Any = None
 ) -> Observer | None:
     """An observer when OpenTelemetry is importable and a provider is given or set globally; else None."""
     if not tracing and meter_provider is None:
@@ -40,4 +40,4 @@ def make_observer(
         return None
     from .otel import OtelObserver
 
-    return OtelObserver(tracer, meter, lanes, totals)
+    return OtelObserver(tracer, meter, upstreams, totals)

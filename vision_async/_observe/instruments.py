@@ -11,11 +11,13 @@ _BREAKER = {"closed": 0, "half-open": 1, "open": 2}
 
 
 class Instruments:
-    def __init__(self, meter: Any, lanes: Iterable[Any], totals: Callable[[], tuple[int, int]] | None = None) -> None:
+    def __init__(
+        self, meter: Any, upstreams: Iterable[Any], totals: Callable[[], tuple[int, int]] | None = None
+    ) -> None:
         """``totals()``: (retries refused by the budget, stale-connection resends), read when collected."""
         from opentelemetry.metrics import Observation
 
-        self.lanes = tuple(lanes)
+        self.upstreams = tuple(upstreams)
         self.duration = meter.create_histogram(
             "http.client.request.duration", unit="s", description="Duration of HTTP client requests (per attempt)."
         )
@@ -30,15 +32,17 @@ class Instruments:
         )
 
         def rates(_options: Any) -> Iterable[Any]:
-            for lane in self.lanes:
-                rate = lane.allowed_rate
+            for upstream in self.upstreams:
+                rate = upstream.allowed_rate
                 if rate is not None:
-                    yield Observation(float(rate), {"vision_async.resource": lane.root})
+                    yield Observation(float(rate), {"vision_async.resource": upstream.resource})
 
         def breakers(_options: Any) -> Iterable[Any]:
-            for lane in self.lanes:
-                if lane.breaker is not None:
-                    yield Observation(_BREAKER.get(str(lane.breaker.state), 0), {"vision_async.resource": lane.root})
+            for upstream in self.upstreams:
+                if upstream.breaker is not None:
+                    yield Observation(
+                        _BREAKER.get(str(upstream.breaker.state), 0), {"vision_async.resource": upstream.resource}
+                    )
 
         self.batch_items = meter.create_counter(
             "vision_async.batch.items", unit="{item}", description="Batch items finished, by outcome (done, failed)."

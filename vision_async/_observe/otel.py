@@ -39,14 +39,14 @@ def _version_of(operation: str) -> str:
 
 
 class OtelObserver:
-    def __init__(self, tracer_provider: Any, meter_provider: Any, lanes: Iterable[Any], totals: Any = None) -> None:
+    def __init__(self, tracer_provider: Any, meter_provider: Any, upstreams: Iterable[Any], totals: Any = None) -> None:
         self.tracer = tracer_provider.get_tracer(SCOPE, __version__) if tracer_provider is not None else None
-        self.lanes = tuple(lanes)
+        self.upstreams = tuple(upstreams)
         self.meter = None
         if meter_provider is not None:
             from .instruments import Instruments
 
-            self.meter = Instruments(meter_provider.get_meter(SCOPE, __version__), self.lanes, totals)
+            self.meter = Instruments(meter_provider.get_meter(SCOPE, __version__), self.upstreams, totals)
 
     # -- one call ---------------------------------------------------------------------------
 

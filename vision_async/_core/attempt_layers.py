@@ -1,21 +1,19 @@
-"""The pipeline's layers, each an object with one job and a ``wrap(inner) -> handler`` method.
-
-Call level, outermost first: :class:`Lifecycle`, :class:`Bulkhead`, :class:`Deadline`,
-:class:`RetryLayer`. Attempt level, on the resource the router picked: :class:`Gate` (429
-cool-down), :class:`RateLimitLayer` (rate limit, adaptive), :class:`BreakerLayer`, :class:`Send`
-(attempt timeout, signing, the transport, status to error).
+"""The attempt-level layers, outermost first, on the upstream the router picked, each with
+``wrap(inner) -> handler``: :class:`CooldownGate` (the 429 cool-down), :class:`RateLimitLayer`
+(rate limit, adaptive), :class:`BreakerLayer` (the circuit breaker), :class:`Send` (attempt
+timeout, signing, the transport, status to error). They are composed in ``Upstream.__init__``
+(``router.py``); the call-level layers are in ``call_layers``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
 
-from .._backends import call_cancel_scope
 from .._errors import (
     APIStatusError,
     APITimeoutError,
@@ -31,144 +29,23 @@ from .._resilience.adaptive import AdaptiveRate
 from .._resilience.breaker import Breaker, Outcome, Ticket, counts_as_failure
 from .._resilience.cooldown import Cooldown
 from .._resilience.rate_limit import RateLimiter
-from .._resilience.retry import Retrier, parse_retry_after
+from .._resilience.retry import parse_retry_after
 from .._resilience.state import BreakerStore
 from .._resilience.stats import Counters
 from .._transports.base import OutgoingRequest, RawResponse, Transport
 from .auth import Auth
-from .call import Call, Handler, Response, closed_in_flight, request_id_of
+from .call import Call, Handler, Response, request_id_of
 from .observer import Observer
 
-__all__ = ["BreakerLayer", "Bulkhead", "Deadline", "Gate", "Lifecycle", "RateLimitLayer", "RetryLayer", "Send"]
+if TYPE_CHECKING:
+    from .call_layers import Lifecycle
+
+__all__ = ["BreakerLayer", "CooldownGate", "RateLimitLayer", "Send"]
 
 logger = logging.getLogger("vision_async.pipeline")
 
 
-class Lifecycle:
-    """Refuses calls once the client is closing, and ends calls in flight when it closes.
-
-    Every call runs in its own cancel scope; :meth:`shutdown` cancels them all and each ends with
-    :class:`ClientClosedError` (never retried, never counted by the breaker, the budget or the
-    adaptive limiter). A caller's own cancellation stays a cancellation, and the pipeline's
-    shielded sections (a shared breaker's publication, a shared token's release) finish first.
-    Under trio the scope is trio's own, cheaper than anyio's wrapper around it (5 against 7 us);
-    on asyncio, anyio's (about 3 us). Also keeps the call-level counters.
-    """
-
-    def __init__(self, counters: Counters) -> None:
-        self.closing = False
-        self._counters = counters
-        self._scopes: set[Any] = set()
-
-    def shutdown(self) -> None:
-        self.closing = True
-        for scope in list(self._scopes):
-            scope.cancel()
-
-    def check(self) -> None:
-        if self.closing:
-            raise ClientClosedError("this VisionClient is closed; create a new one")
-
-    def wrap(self, inner: Handler) -> Handler:
-        counters = self._counters
-        scopes = self._scopes
-
-        async def lifecycle(call: Call) -> Response:
-            if self.closing:
-                await anyio.lowlevel.checkpoint()
-                self.check()
-            scope = call_cancel_scope()
-            scopes.add(scope)
-            counters.in_flight += 1
-            try:
-                with scope:
-                    response = await inner(call)
-                    counters.successes += 1
-                    return response
-            except VisionError as exc:
-                if self.closing and isinstance(exc, ClientClosedError):
-                    await _callers_cancellation_first()
-                counters.failures[type(exc).__name__] += 1
-                raise
-            finally:
-                counters.in_flight -= 1
-                scopes.discard(scope)
-            # Only reached when shutdown() cancelled this call's scope.
-            await _callers_cancellation_first()
-            counters.failures["ClientClosedError"] += 1
-            raise closed_in_flight(call.operation)
-
-        return lifecycle
-
-
-async def _callers_cancellation_first() -> None:
-    """A call the shutdown ended whose caller cancelled it too ends as the caller's cancellation
-    (under trio the closed socket can wake the call before the cancellation does). Called outside
-    the call's own cancel scope, so only the caller's can raise here."""
-    await anyio.lowlevel.checkpoint_if_cancelled()
-
-
-class Bulkhead:
-    """At most ``limit`` calls at once; the others wait in line (an anyio CapacityLimiter)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limiter = anyio.CapacityLimiter(limit)
-
-    def wrap(self, inner: Handler) -> Handler:
-        limiter = self.limiter
-
-        async def bulkhead(call: Call) -> Response:
-            async with limiter:
-                return await inner(call)
-
-        return bulkhead
-
-
-class Deadline:
-    """Sets the call's one total deadline, ``total`` seconds from now on the client's clock (or
-    keeps the call's own deadline when that is earlier)."""
-
-    def __init__(self, total: float, clock: Callable[[], float]) -> None:
-        self.total = total
-        self._clock = clock
-
-    def wrap(self, inner: Handler) -> Handler:
-        total = self.total
-        clock = self._clock
-
-        async def deadline(call: Call) -> Response:
-            end = clock() + total
-            if call.deadline is None or end < call.deadline:
-                call.deadline = end
-            return await inner(call)
-
-        return deadline
-
-
-class RetryLayer:
-    """Runs the inner chain again on retryable failures, as the :class:`Retrier` decides."""
-
-    def __init__(self, retrier: Retrier) -> None:
-        self.retrier = retrier
-
-    def wrap(self, inner: Handler) -> Handler:
-        retrier = self.retrier
-
-        async def retry(call: Call) -> Response:
-            # The first attempt made here, without tenacity (see Retrier): no extra frame or closure.
-            retrier.starting()
-            try:
-                return await inner(call)
-            except VisionError as exc:
-                if not retrier.may_retry(exc, call.operation):
-                    raise
-                first = exc
-            return await retrier.retry(first, lambda: inner(call), operation=call.operation, deadline=call.deadline)
-
-        return retry
-
-
-class Gate:
+class CooldownGate:
     """The 429 cool-down: holds new attempts while the resource asked for a pause."""
 
     def __init__(self, cooldown: Cooldown) -> None:

@@ -1,4 +1,4 @@
-"""Resources as the pipeline sees them (:class:`Lane`), and the :class:`Router` that picks one per attempt."""
+"""Resources as the pipeline sees them (:class:`Upstream`), and the :class:`Router` that picks one per attempt."""
 
 from __future__ import annotations
 
@@ -14,20 +14,21 @@ from .._resilience.rate_limit import RateLimiter
 from .._resilience.state import ResourceState
 from .._resilience.stats import Counters
 from .._transports.base import Transport
+from .attempt_layers import BreakerLayer, CooldownGate, RateLimitLayer, Send
 from .auth import Auth
 from .call import Call, Handler, Response, attempt_counter, compose
-from .layers import BreakerLayer, Gate, Lifecycle, RateLimitLayer, Send
+from .call_layers import Lifecycle
 
-__all__ = ["Lane", "Router"]
+__all__ = ["Upstream", "Router"]
 
 
-class Lane:
+class Upstream:
     """One Azure resource: where to send, how to sign, and its own flow-control state."""
 
     def __init__(
         self,
         *,
-        root: str,
+        resource: str,
         auth: Auth,
         transport: Transport,
         timeout: float | None,
@@ -43,7 +44,8 @@ class Lane:
         wall_clock: Callable[[], float] = time.time,
         shared: ResourceState | None = None,
     ) -> None:
-        self.root = root
+        #: The resource's root URL, as results and errors name it (``resource``).
+        self.resource = resource
         self.auth = auth
         self.breaker = breaker
         self.limiter = limiter
@@ -57,7 +59,7 @@ class Lane:
         send = Send(
             transport=transport,
             auth=auth,
-            root=root,
+            root=resource,
             timeout=timeout,
             user_agent=user_agent,
             lifecycle=lifecycle,
@@ -69,7 +71,7 @@ class Lane:
         self.send = send
         self.handle: Handler = compose(
             [
-                Gate(self.cooldown),
+                CooldownGate(self.cooldown),
                 RateLimitLayer(limiter, adaptive, clock) if limiter is not None or adaptive is not None else None,
                 BreakerLayer(breaker, shared.breaker) if breaker is not None else None,
             ],
@@ -93,7 +95,7 @@ class Lane:
         return self.limiter.current_rate if self.limiter is not None else None
 
     def __repr__(self) -> str:
-        return f"Lane({self.root!r})"
+        return f"Upstream({self.resource!r})"
 
 
 class Router:
@@ -105,26 +107,26 @@ class Router:
     resource than the one that just failed.
     """
 
-    def __init__(self, lanes: Sequence[Lane], lifecycle: Lifecycle) -> None:
-        if not lanes:
+    def __init__(self, upstreams: Sequence[Upstream], lifecycle: Lifecycle) -> None:
+        if not upstreams:
             raise ValueError("at least one resource")
-        self.lanes = tuple(lanes)
+        self.upstreams = tuple(upstreams)
         self._lifecycle = lifecycle
 
-    def pick(self, call: Call, refused: Sequence[Lane] = ()) -> Lane:
-        lanes = self.lanes
-        if len(lanes) == 1:
-            return lanes[0]
-        best: Lane | None = None
+    def pick(self, call: Call, refused: Sequence[Upstream] = ()) -> Upstream:
+        upstreams = self.upstreams
+        if len(upstreams) == 1:
+            return upstreams[0]
+        best: Upstream | None = None
         best_wait = 0.0
-        for lane in lanes:
-            if lane in refused:
+        for upstream in upstreams:
+            if upstream in refused:
                 continue
-            wait = lane.ready_in()
-            if lane is call.avoid:
+            wait = upstream.ready_in()
+            if upstream is call.avoid:
                 wait += 1e-3  # a tie goes to another resource
             if best is None or wait < best_wait:
-                best, best_wait = lane, wait
+                best, best_wait = upstream, wait
         assert best is not None
         return best
 
@@ -134,16 +136,16 @@ class Router:
         counter = attempt_counter.get()
         if counter is not None:
             counter[0] += 1
-        refused: list[Lane] = []
+        refused: list[Upstream] = []
         while True:
-            lane = cast(Lane, call.lane) if call.lane is not None else self.pick(call, refused)
-            lane.requests += 1
+            upstream = cast(Upstream, call.upstream) if call.upstream is not None else self.pick(call, refused)
+            upstream.requests += 1
             try:
-                response = await lane.handle(call)
+                response = await upstream.handle(call)
             except CircuitOpenError as exc:
                 # This resource's breaker refused (nothing was sent): another one may take it now.
-                if call.lane is None and len(refused) + 1 < len(self.lanes):
-                    refused.append(lane)
+                if call.upstream is None and len(refused) + 1 < len(self.upstreams):
+                    refused.append(upstream)
                     continue
                 # Refused everywhere: nothing was sent, so this was no attempt; the wait to report is
                 # the soonest any of the refusing resources lets a request through.
@@ -153,13 +155,13 @@ class Router:
                 for other in refused:
                     if other.breaker is not None:
                         exc.retry_after = min(exc.retry_after, other.breaker.open_remaining())
-                call.avoid = lane
-                exc.resource = lane.root
+                call.avoid = upstream
+                exc.resource = upstream.resource
                 raise
             except VisionError as exc:
-                call.avoid = lane
-                exc.resource = lane.root
+                call.avoid = upstream
+                exc.resource = upstream.resource
                 raise
             response.attempts = call.attempts
-            response.resource = lane.root
+            response.resource = upstream.resource
             return response
