@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers import ENDPOINT, KEY
 from vision_async import BreakerPolicy, RetryPolicy, VisionClient
 from vision_async.testing import FakeClock, ScriptedTransport
-
-FIXTURES = Path(__file__).parent / "fixtures" / "v3.2"
-ENDPOINT = "https://unit.cognitiveservices.azure.com"
-KEY = "k3y-that-must-never-leak-0123456789"
 
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def fixture_body(name: str) -> Any:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def png_bytes(
-    width: int = 64, height: int = 64, color: tuple[int, int, int] = (200, 30, 30), fmt: str = "PNG"
-) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, format=fmt)
-    return buf.getvalue()
 
 
 @pytest.fixture

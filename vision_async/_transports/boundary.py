@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 # Checked in order; the first base class that matches wins. Every exception class that httpx,
-# httpcore, h11 and aiohttp export is covered (tests/test_transport.py enumerates them).
+# httpcore, h11 and aiohttp export is covered (tests/transports/test_transport.py enumerates them).
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     # anyio streams and the OS (ssl.SSLError is an OSError)
     anyio.BrokenResourceError,
