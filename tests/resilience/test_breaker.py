@@ -269,3 +269,42 @@ async def test_state_changes_are_logged_and_hooked(
     ]
     assert len(warnings) == 2
     assert "opened" in warnings[0] and "closed" in warnings[1]
+
+
+def test_a_streak_of_slow_failures_does_not_open_the_breaker_while_many_attempts_are_in_flight() -> None:
+    """64 attempts admitted; the first few to finish are hung ones timing out together. The window
+    holds only them (fewer than minimum_throughput), but the traffic is not low: no streak trip."""
+    clock = FakeClock()
+    breaker = Breaker(BreakerPolicy(), clock=clock.clock)
+    tickets = [breaker.admit() for _ in range(64)]
+    assert breaker.in_flight == 64
+    for ticket in tickets[:8]:  # eight timeouts in a row, nothing else finished yet
+        breaker.record(ticket, "failure")
+    assert breaker.state is BreakerState.CLOSED
+    for ticket in tickets[8:]:  # the rest answer: a 12% failure ratio, far below 50%
+        breaker.record(ticket, "success")
+    assert breaker.state is BreakerState.CLOSED and breaker.in_flight == 0
+
+
+def test_at_low_traffic_five_failures_in_a_row_still_open_the_breaker() -> None:
+    """One attempt at a time against a dead service: the streak rule opens it on the fifth."""
+    clock = FakeClock()
+    breaker = Breaker(BreakerPolicy(), clock=clock.clock)
+    for n in range(1, 6):
+        breaker.record(breaker.admit(), "failure")
+        clock.now += 1.0
+        assert breaker.state is (BreakerState.OPEN if n == 5 else BreakerState.CLOSED), n
+    assert breaker.in_flight == 0
+
+
+def test_a_hung_outage_at_high_concurrency_opens_on_the_ratio_once_the_attempts_finish() -> None:
+    """Everything hangs: 64 attempts time out together; the ratio (64 of 64) opens the breaker."""
+    clock = FakeClock()
+    breaker = Breaker(BreakerPolicy(), clock=clock.clock)
+    tickets = [breaker.admit() for _ in range(64)]
+    clock.now += 0.5
+    for ticket in tickets:
+        breaker.record(ticket, "failure")
+        if breaker.state is BreakerState.OPEN:
+            break
+    assert breaker.state is BreakerState.OPEN

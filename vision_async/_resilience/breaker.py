@@ -22,7 +22,9 @@ alone) pybreaker decides by itself: its ``fail_max``. In the default failure-rat
 streak must open the breaker only at low traffic: at 64 in flight, a handful of hung attempts
 time out together while the service answers everything else, and pybreaker cannot be told "trip on
 a streak only when the window is thin". So :meth:`Breaker._record_ratio` decides (ratio when the
-window holds ``minimum_throughput`` attempts, else the streak) and calls pybreaker's ``open()``;
+window holds ``minimum_throughput`` attempts; the streak only when the attempts finished in the
+window and those still in flight are fewer than that, i.e. at low traffic, not when attempts are
+merely slow) and calls pybreaker's ``open()``;
 pybreaker's state machine and its listener (:meth:`Breaker._state_changed`) do the rest: the open
 time, the growing break (doubled on each half-open -> open, reset on close), events and logs.
 Half-open probes go through pybreaker in both modes (its success closes, its failure re-opens).
@@ -186,6 +188,8 @@ class Breaker:
         self._ratio_trip: tuple[int, int] | None = None
         self._mirrored = False
         self.changes = 0  # state changes so far (the shared store publishes after one)
+        #: Attempts admitted and not yet recorded (probes aside): traffic that is under way.
+        self.in_flight = 0
         #: True while closed: the hot path reads this instead of asking pybreaker's state property.
         self.is_closed = True
         pybreaker = _pybreaker()
@@ -246,6 +250,7 @@ class Breaker:
     def admit(self) -> Ticket:
         """Let one request through, or raise :class:`CircuitOpenError` without sending anything."""
         if self.is_closed:
+            self.in_flight += 1
             return _NORMAL
         cb = self._cb
         with self._lock:
@@ -267,10 +272,13 @@ class Breaker:
                     )
                 self._probe_in_flight = True
                 return Ticket(True)
+            self.in_flight += 1
             return _NORMAL
 
     def record(self, ticket: Ticket, outcome: Outcome) -> None:
         """Feed a finished request's outcome to the state machine."""
+        if not ticket.probe:
+            self.in_flight -= 1
         window = self._window
         if window is not None and not ticket.probe and outcome != "neutral":
             self._record_ratio(outcome == "failure")
@@ -309,6 +317,10 @@ class Breaker:
                 cb.call(_fail)  # pybreaker counts the streak (its fail_max is out of reach)
             if finished >= policy.minimum_throughput:
                 trip = failures >= policy.failure_ratio * finished
+            elif finished + self.in_flight >= policy.minimum_throughput:
+                # Not low traffic: the window is thin only because attempts are slow (hung ones
+                # time out together). The ratio decides once they finish; a streak would not.
+                trip = False
             else:
                 trip = cb.fail_counter >= policy.fail_max
             if trip:
