@@ -269,3 +269,30 @@ async def test_admin_stats_report_the_clock_and_timeline() -> None:
         stats = (await raw.get("/_emulator/stats")).json()
     assert stats["elapsed"] == pytest.approx(7.25)
     assert stats["timeline"] == {"7": 1}
+
+
+async def test_a_client_that_disconnects_while_its_body_is_read_is_not_an_emulator_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client gave up (its attempt timed out) before the body arrived: nothing to answer, and
+    no traceback in the emulator's log as if it had a bug."""
+    em = Emulator(key=None)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/computervision/imageanalysis:analyze",
+        "query_string": b"api-version=2023-10-01&features=tags",
+        "headers": [(b"content-type", b"application/octet-stream"), (b"ocp-apim-subscription-key", b"k")],
+    }
+    with caplog.at_level("ERROR", logger="vision_async.emulator"):
+        await em(scope, receive, send)  # type: ignore[arg-type]
+    assert sent == []
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

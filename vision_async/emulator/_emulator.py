@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from . import _ocr
@@ -192,6 +192,8 @@ class Emulator:
         except ApiError as exc:
             decision = None
             response = exc.response(request_id)
+        except ClientDisconnect:  # the client gave up while its body was read: no one to answer
+            return
         except Exception:  # a bug in the emulator: answer as the service would, and say so
             logger.exception("emulator: %s failed", route)
             decision = None
