@@ -149,11 +149,10 @@ class BreakerPolicy:
       failed. At 64 calls in flight, 10% transient faults never get near it, and a batch of hung
       attempts timing out together is a small share of what the window holds; a dead service
       fails every attempt and opens it within about a second.
-    - **low traffic**: while the window holds fewer than ``minimum_throughput`` attempts and
-      fewer than that are in flight besides, ``fail_max`` (5) failures in a row open it, so that a
-      dead service called once a second is noticed within a handful of calls. With many attempts
-      in flight the window is thin only because they are slow (hung attempts that time out
-      together): then the ratio decides, once they finish.
+    - **a streak**: ``fail_max`` (5) failures in a row open it, so that a dead service called
+      once a second is noticed within a handful of calls; with many attempts in flight the streak
+      must be half of them (32 at 64 in flight), so that a few hung attempts timing out together
+      do not open it, while a dead service that answers fast still opens it in milliseconds.
 
     ``BreakerPolicy(fail_max=n)`` alone (or ``failure_ratio=None``) keeps the consecutive rule only:
     ``fail_max`` failures in a row open it, whatever the traffic; any success resets the count.

@@ -308,3 +308,21 @@ def test_a_hung_outage_at_high_concurrency_opens_on_the_ratio_once_the_attempts_
         if breaker.state is BreakerState.OPEN:
             break
     assert breaker.state is BreakerState.OPEN
+
+
+def test_a_fast_outage_at_high_traffic_opens_on_a_streak_of_half_the_attempts_in_flight() -> None:
+    """A window full of recent successes would take hundreds of failures to tip the ratio; a
+    dead service that answers at once gives half the attempts in flight, 31 failures in a row, first."""
+    clock = FakeClock()
+    breaker = Breaker(BreakerPolicy(), clock=clock.clock)
+    for _ in range(1000):  # the healthy second before the outage
+        breaker.record(breaker.admit(), "success")
+    in_flight = [breaker.admit() for _ in range(64)]
+    failures = 0
+    while breaker.state is BreakerState.CLOSED and failures < 500:
+        breaker.record(in_flight.pop(0), "failure")  # one answer (a fast 503), one new attempt
+        failures += 1
+        if breaker.state is BreakerState.CLOSED:
+            in_flight.append(breaker.admit())
+    assert breaker.state is BreakerState.OPEN
+    assert failures == 31  # max(fail_max, 63 // 2) with 63 still in flight: far fewer than the ratio needs

@@ -245,18 +245,23 @@ def test_the_default_policy_trips_on_a_ratio_with_a_low_traffic_streak_rule() ->
         now[0] += 1.0
         breaker.record(normal, "failure")
     assert breaker.state is BreakerState.OPEN
-    # High traffic: a streak of 10 failures among 200 successes in the window does not open it.
+    # High traffic: a streak of 10 failures among 200 successes in the window, 64 in flight, does not open it.
     busy = Breaker(BreakerPolicy(), clock=lambda: now[0])
     for _ in range(200):
         now[0] += 0.002
-        busy.record(normal, "success")
+        busy.record(busy.admit(), "success")
+    in_flight = [busy.admit() for _ in range(64)]
     for _ in range(10):
-        busy.record(normal, "failure")
+        busy.record(in_flight.pop(), "failure")
+        in_flight.append(busy.admit())
     assert busy.state is BreakerState.CLOSED
-    # Half of the window failing does.
+    # Half of the window failing does (here the streak of half the attempts in flight comes first).
     for _ in range(200):
         now[0] += 0.002
-        busy.record(normal, "failure")
+        busy.record(in_flight.pop(), "failure")
+        if busy.state is BreakerState.OPEN:
+            break
+        in_flight.append(busy.admit())
     assert busy.state is BreakerState.OPEN
 
 

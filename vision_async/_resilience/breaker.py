@@ -22,9 +22,9 @@ alone) pybreaker decides by itself: its ``fail_max``. In the default failure-rat
 streak must open the breaker only at low traffic: at 64 in flight, a handful of hung attempts
 time out together while the service answers everything else, and pybreaker cannot be told "trip on
 a streak only when the window is thin". So :meth:`Breaker._record_ratio` decides (ratio when the
-window holds ``minimum_throughput`` attempts; the streak only when the attempts finished in the
-window and those still in flight are fewer than that, i.e. at low traffic, not when attempts are
-merely slow) and calls pybreaker's ``open()``;
+window holds ``minimum_throughput`` attempts; or a streak of ``fail_max`` failures, or of half
+the attempts in flight when that is more, so that hung attempts timing out together at high
+concurrency do not open it) and calls pybreaker's ``open()``;
 pybreaker's state machine and its listener (:meth:`Breaker._state_changed`) do the rest: the open
 time, the growing break (doubled on each half-open -> open, reset on close), events and logs.
 Half-open probes go through pybreaker in both modes (its success closes, its failure re-opens).
@@ -277,7 +277,7 @@ class Breaker:
 
     def record(self, ticket: Ticket, outcome: Outcome) -> None:
         """Feed a finished request's outcome to the state machine."""
-        if not ticket.probe:
+        if not ticket.probe and self.in_flight:
             self.in_flight -= 1
         window = self._window
         if window is not None and not ticket.probe and outcome != "neutral":
@@ -315,14 +315,14 @@ class Breaker:
                 return
             with contextlib.suppress(_Failure):
                 cb.call(_fail)  # pybreaker counts the streak (its fail_max is out of reach)
-            if finished >= policy.minimum_throughput:
+            # The streak it takes: fail_max at low traffic; with many attempts in flight, half of
+            # them, since that many hung attempts timing out together would be a coincidence, while
+            # a dead service that answers fast gives such a streak in milliseconds (long before a
+            # window full of recent successes tips the ratio).
+            streak = max(policy.fail_max, self.in_flight // 2)
+            trip = cb.fail_counter >= streak
+            if not trip and finished >= policy.minimum_throughput:
                 trip = failures >= policy.failure_ratio * finished
-            elif finished + self.in_flight >= policy.minimum_throughput:
-                # Not low traffic: the window is thin only because attempts are slow (hung ones
-                # time out together). The ratio decides once they finish; a streak would not.
-                trip = False
-            else:
-                trip = cb.fail_counter >= policy.fail_max
             if trip:
                 self._ratio_trip = (failures, finished)
                 cb.open()
