@@ -223,7 +223,14 @@ class VisionClient:
                 else None
             )
             upstream_breaker = (
-                Breaker(breaker, clock=self._clock, on_state_change=on_breaker_state_change, name=root)
+                Breaker(
+                    breaker,
+                    clock=self._clock,
+                    on_state_change=on_breaker_state_change,
+                    name=root,
+                    # one resource: the client's calls in flight are that resource's traffic
+                    load=(lambda: counters.in_flight) if len(chosen) == 1 else None,
+                )
                 if breaker is not None
                 else None
             )

@@ -326,3 +326,17 @@ def test_a_fast_outage_at_high_traffic_opens_on_a_streak_of_half_the_attempts_in
             in_flight.append(breaker.admit())
     assert breaker.state is BreakerState.OPEN
     assert failures == 31  # max(fail_max, 63 // 2) with 63 still in flight: far fewer than the ratio needs
+
+
+def test_calls_held_before_the_breaker_count_as_traffic_for_the_streak() -> None:
+    """A 429 cool-down holds 60 of 64 calls before they reach the breaker: the 4 attempts it
+    admitted time out in a row, but 64 calls are in flight, so no streak of 5 opens it."""
+    clock = FakeClock()
+    breaker = Breaker(BreakerPolicy(), clock=clock.clock, load=lambda: 64)
+    for _ in range(8):
+        breaker.record(breaker.admit(), "failure")
+    assert breaker.state is BreakerState.CLOSED
+    alone = Breaker(BreakerPolicy(), clock=clock.clock)  # without the client's load: the streak opens it
+    for _ in range(5):
+        alone.record(alone.admit(), "failure")
+    assert alone.state is BreakerState.OPEN

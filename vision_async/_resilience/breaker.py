@@ -175,8 +175,12 @@ class Breaker:
         clock: Callable[[], float] = time.monotonic,
         on_state_change: OnBreakerStateChange | None = None,
         name: str = "vision_async",
+        load: Callable[[], int] | None = None,
     ) -> None:
         self.policy = policy
+        #: Calls in flight in the whole client (waiting at a cool-down or for a token included):
+        #: the traffic a streak is weighed against, beside the attempts admitted here.
+        self._load = load
         self._clock = clock
         self._on_state_change = on_state_change
         self._lock = threading.Lock()
@@ -315,11 +319,14 @@ class Breaker:
                 return
             with contextlib.suppress(_Failure):
                 cb.call(_fail)  # pybreaker counts the streak (its fail_max is out of reach)
-            # The streak it takes: fail_max at low traffic; with many attempts in flight, half of
-            # them, since that many hung attempts timing out together would be a coincidence, while
-            # a dead service that answers fast gives such a streak in milliseconds (long before a
-            # window full of recent successes tips the ratio).
-            streak = max(policy.fail_max, self.in_flight // 2)
+            # The streak it takes: fail_max at low traffic; with many calls in flight (attempts
+            # admitted here, or calls of the client, whichever is more: a 429 cool-down holds
+            # calls before they reach the breaker), half of them, since that many hung attempts
+            # timing out together would be a coincidence, while a dead service that answers fast
+            # gives such a streak in milliseconds (long before a window full of recent successes
+            # tips the ratio).
+            load = self.in_flight if self._load is None else max(self.in_flight, self._load())
+            streak = max(policy.fail_max, load // 2)
             trip = cb.fail_counter >= streak
             if not trip and finished >= policy.minimum_throughput:
                 trip = failures >= policy.failure_ratio * finished
