@@ -123,49 +123,41 @@ class PoolTransport:
         if known is None:
             known = self._origin(prefix)
         origin, host, absolute = known
+        wire = request
         if absolute is not None:  # plain http through a proxy: absolute form, and its credentials
-            return await self._send_to_proxy(origin, host, prefix, target, request)
+            target = prefix + target
+            wire = self._to_proxy(origin, request)
         slots = self._slots
         if slots is None or self._loop is not current_loop():
             slots = await self._start_in_this_loop()
         try:
             if self._on_asyncio:  # asyncio's own timeout: a fifth of the cost of an anyio cancel scope
                 async with asyncio.timeout(request.timeout), slots:
-                    return await self._send_on(origin, host, target.encode("ascii"), request)
-            with anyio.fail_after(request.timeout):
-                async with slots:
-                    return await self._send_on(origin, host, target.encode("ascii"), request)
+                    response = await self._send_on(origin, host, target.encode("ascii"), wire)
+            else:
+                with anyio.fail_after(request.timeout):
+                    async with slots:
+                        response = await self._send_on(origin, host, target.encode("ascii"), wire)
         except Exception as exc:
             error = send_failure(exc, request, closed=self._closed)
             if error is exc:
                 raise
             raise error from exc
-
-    async def _send_to_proxy(
-        self, origin: _Origin, host: bytes, prefix: str, target: str, request: OutgoingRequest
-    ) -> RawResponse:
-        """Plain http through a proxy: the absolute-form target, with Proxy-Authorization."""
-        proxy = self._proxies[origin]
-        assert proxy is not None
-        extra = (("Proxy-Authorization", proxy.authorization),) if proxy.authorization is not None else ()
-        absolute = dataclasses.replace(request, url=request.url, headers=request.headers + extra)
-        slots = self._slots
-        if slots is None or self._loop is not current_loop():
-            slots = await self._start_in_this_loop()
-        try:
-            with anyio.fail_after(request.timeout):
-                async with slots:
-                    response = await self._send_on(origin, host, (prefix + target).encode("ascii"), absolute)
-        except Exception as exc:
-            error = send_failure(exc, request, closed=self._closed)
-            if error is exc:
-                raise
-            raise error from exc
-        if response.status_code == 407:
+        if absolute is not None and response.status_code == 407:
             from .tunnel import proxy_status_error
 
+            proxy = self._proxies[origin]
+            assert proxy is not None
             raise proxy_status_error(proxy, 407, response.reason)
         return response
+
+    def _to_proxy(self, origin: _Origin, request: OutgoingRequest) -> OutgoingRequest:
+        """The request with the proxy's Proxy-Authorization, when it has credentials."""
+        proxy = self._proxies[origin]
+        assert proxy is not None
+        if proxy.authorization is None:
+            return request
+        return dataclasses.replace(request, headers=(*request.headers, ("Proxy-Authorization", proxy.authorization)))
 
     async def _send_on(self, origin: _Origin, host: bytes, target: bytes, request: OutgoingRequest) -> RawResponse:
         method = request.method.encode("ascii")

@@ -15,7 +15,7 @@ import anyio.abc
 from anyio.streams.tls import TLSStream
 
 from .._backends import is_asyncio
-from .._errors import APITimeoutError, ProxyAuthenticationError, ProxyError
+from .._errors import ProxyAuthenticationError, ProxyError
 from .proxy import ProxyConfig
 from .streams import AnyioStream, AsyncioStream, Stream, open_stream
 
@@ -106,6 +106,4 @@ async def open_through_proxy(
         await stream.aclose()
         if isinstance(exc, OSError | anyio.BrokenResourceError) and not isinstance(exc, ssl.SSLError):
             raise ProxyError(f"the connection to the proxy {proxy.where} broke", proxy=proxy.where) from None
-        if isinstance(exc, TimeoutError) and not isinstance(exc, APITimeoutError):
-            raise
         raise
