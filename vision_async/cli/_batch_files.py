@@ -5,19 +5,18 @@ retry, repair). Embeddings are written as ``{"key", "operation", "model_version"
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from .._core.images import sniff_format
-from .._errors import APIError, APIStatusError, VisionError
+from .._records import error_record, jsonable, result_record, thumbnail_record
 from ..batch import BatchItem
 from ..v4._embedding import Embedding
 from ..v4._retrieval import VECTORIZE_TEXT as TEXT_OPERATION
@@ -251,23 +250,6 @@ def load_previous(path: Path, operation: str, *, retry_failed: bool) -> Previous
     return previous
 
 
-def _error_record(exc: VisionError) -> dict[str, Any]:
-    return {
-        "class": type(exc).__name__,
-        "status": exc.status_code if isinstance(exc, APIStatusError) else None,
-        "code": exc.code if isinstance(exc, APIStatusError) else None,
-        "inner_code": exc.inner_code if isinstance(exc, APIStatusError) else None,
-        "message": exc.message if isinstance(exc, APIError) else str(exc),
-        "request_id": exc.request_id,
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return str(value)
-
-
 class ResultWriter:
     """Appends one flushed JSON line per outcome; thumbnails go to a folder or into the line."""
 
@@ -288,26 +270,20 @@ class ResultWriter:
             record["result"] = self._wire(item.key, item.result)
             record["request_id"] = getattr(item.result, "request_id", None)
         else:
-            record["error"] = _error_record(item.error)
+            record["error"] = error_record(item.error)
         record["attempts"] = item.attempts
         record["elapsed"] = round(item.elapsed, 4)
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=jsonable)
         self._file.write(line.encode("utf-8", "surrogateescape") + b"\n")
         self._file.flush()
 
     def _wire(self, key: str, result: Any) -> Any:
-        if isinstance(result, bytes):  # a thumbnail
-            fmt = sniff_format(result) or "BIN"
-            meta: dict[str, Any] = {"format": fmt, "bytes": len(result)}
-            if self._thumbnail_dir is None:
-                return {**meta, "base64": base64.b64encode(result).decode("ascii")}
-            target = self._thumbnail_dir / f"{digest(key):016x}.{fmt.lower()}"
+        if isinstance(result, bytes) and self._thumbnail_dir is not None:  # a thumbnail, to a file
+            meta = thumbnail_record(result)
+            target = self._thumbnail_dir / f"{digest(key):016x}.{meta['format'].lower()}"
             target.write_bytes(result)
             return {**meta, "path": str(target)}
-        raw = getattr(result, "raw", None)
-        if isinstance(raw, Mapping):
-            return dict(raw)
-        return _jsonable(result) if dataclasses.is_dataclass(result) else result
+        return result_record(result)
 
     def close(self) -> None:
         if self._file.closed:
