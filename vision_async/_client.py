@@ -18,7 +18,7 @@ from ._checks import is_int, is_number
 from ._core.auth import TokenCredential
 from ._core.images import ImageInput
 from ._core.pipeline import Lifecycle, Pipeline, Upstream
-from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource
+from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource, chosen_resources
 from ._core.runner import Runner
 from ._defaults import BATCH_CONCURRENCY, BATCH_PATIENCE
 from ._errors import ConfigurationError, InvalidInputError
@@ -135,14 +135,7 @@ class VisionClient:
         sleep: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
         _check_platform()
-        if resources is not None:
-            if endpoint is not None or key is not None or credential is not None:
-                raise ConfigurationError("pass either endpoint/key/credential or resources=, not both")
-            chosen = list(resources)
-            if not chosen or not all(isinstance(r, Resource) for r in chosen):
-                raise ConfigurationError("resources= must be a non-empty list of Resource")
-        else:
-            chosen = [Resource.from_arguments(endpoint, key, credential)]
+        chosen = chosen_resources(endpoint, key, credential, resources)
         del key
         roots = [r.root(allow_insecure_http=allow_insecure_http) for r in chosen]
         if len(set(roots)) != len(roots):

@@ -24,12 +24,12 @@ ERROR_FIELDS = ("class", "status", "code", "inner_code", "message", "request_id"
 
 def error_record(exc: VisionError) -> dict[str, Any]:
     """The error of one outcome as a record with :data:`ERROR_FIELDS`."""
-    status = isinstance(exc, APIStatusError)
+    status = exc if isinstance(exc, APIStatusError) else None
     return {
         "class": type(exc).__name__,
-        "status": exc.status_code if status else None,
-        "code": exc.code if status else None,
-        "inner_code": exc.inner_code if status else None,
+        "status": status.status_code if status is not None else None,
+        "code": status.code if status is not None else None,
+        "inner_code": status.inner_code if status is not None else None,
         "message": exc.message if isinstance(exc, APIError) else str(exc),
         "request_id": exc.request_id,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from .endpoint import root_url
 if TYPE_CHECKING:
     from .._resilience.rate_limit import RateLimit
 
-__all__ = ["ENV_ENDPOINT", "ENV_KEY", "Resource"]
+__all__ = ["ENV_ENDPOINT", "ENV_KEY", "Resource", "chosen_resources"]
 
 ENV_ENDPOINT = "VISION_ENDPOINT"
 ENV_KEY = "VISION_KEY"
@@ -65,3 +66,21 @@ class Resource:
         if not key:
             raise ConfigurationError(f"no key: pass key= (or credential=), or set the {ENV_KEY} environment variable")
         return cls(endpoint, key)
+
+
+def chosen_resources(
+    endpoint: str | None,
+    key: str | None,
+    credential: TokenCredential | None,
+    resources: Sequence[Resource] | None,
+) -> list[Resource]:
+    """The resources a client is given: ``resources=``, or the one of ``endpoint``/``key``/``credential``
+    (with the environment's defaults); either, not both."""
+    if resources is None:
+        return [Resource.from_arguments(endpoint, key, credential)]
+    if endpoint is not None or key is not None or credential is not None:
+        raise ConfigurationError("pass either endpoint/key/credential or resources=, not both")
+    chosen = list(resources)
+    if not chosen or not all(isinstance(r, Resource) for r in chosen):
+        raise ConfigurationError("resources= must be a non-empty list of Resource")
+    return chosen

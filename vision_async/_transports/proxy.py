@@ -28,6 +28,9 @@ class _FromEnv:
     def __repr__(self) -> str:
         return "FROM_ENV"
 
+    def __reduce__(self) -> str:  # unpickled as the one FROM_ENV (a Resource sent to a Spark executor)
+        return "FROM_ENV"
+
 
 #: The default of ``proxy=``: take the proxy from the environment (unless ``trust_env=False``).
 FROM_ENV = _FromEnv()
