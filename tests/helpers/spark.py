@@ -20,3 +20,42 @@ def against(url: str, **extra: Any) -> dict[str, Any]:
     options: dict[str, Any] = {"allow_insecure_http": True}
     options.update(extra.pop("client_options", {}))
     return {"endpoint": url, "key": KEY, "client_options": options, **extra}
+
+
+def config_for(url: str, operation: str = "tag", **fields: Any) -> Any:
+    """A transform's configuration as the driver would build it, for the worker's own tests."""
+    import uuid
+
+    from vision_async import Resource
+    from vision_async.spark._config import Config
+
+    values: dict[str, Any] = {
+        "id": uuid.uuid4().hex,
+        "operation": operation,
+        "options": {},
+        "resources": (Resource(url, KEY),),
+        "rate_limit": None,
+        "redis_url": None,
+        "redis_prefix": "",
+        "workers": 1,
+        "concurrency": 4,
+        "patience": 30.0,
+        "client_options": {"allow_insecure_http": True},
+        "image_index": 1,
+        "key_index": 0,
+        "vector": False,
+    }
+    values.update(fields)
+    return Config(**values)
+
+
+def arrow_batches(sizes: list[int], start: int = 0) -> list[Any]:
+    """Arrow batches of ``(path, content)`` rows, as Spark hands them to mapInArrow."""
+    import pyarrow as pa
+
+    batches, n = [], start
+    for size in sizes:
+        paths = [f"img-{i:04d}" for i in range(n, n + size)]
+        batches.append(pa.RecordBatch.from_pydict({"path": paths, "content": [image(i) for i in range(n, n + size)]}))
+        n += size
+    return batches
