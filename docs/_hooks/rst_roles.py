@@ -22,6 +22,7 @@ PUBLIC_MODULES = (
     "vision_async.v4",
     "vision_async.batch",
     "vision_async.redis",
+    "vision_async.spark",
     "vision_async.testing",
     "vision_async.emulator",
     "vision_async.cli",

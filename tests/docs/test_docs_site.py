@@ -10,7 +10,7 @@ import pytest
 from tests.helpers.docs_examples import ROOT, Example, MarkerError, cli_commands, collect, fenced_blocks
 
 DOCS = ROOT / "docs"
-PUBLIC_MODULES = ("testing", "emulator", "cli", "batch", "redis", "v4")
+PUBLIC_MODULES = ("testing", "emulator", "cli", "batch", "redis", "spark", "v4")
 
 
 def blocks(text: str) -> list[Example]:

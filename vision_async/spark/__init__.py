@@ -1,18 +1,8 @@
 """Apache Spark: :func:`vision_transform` runs an operation on every row of a DataFrame.
 
-```python
-from vision_async.spark import vision_transform
-
-images = spark.read.format("binaryFile").load("abfss://photos@lake.dfs.core.windows.net/2026/*.jpg")
-out = vision_transform(
-    images, "v4.analyze", image_col="content", key_col="path",
-    features=["tags", "caption"],
-    endpoint=..., key=...,
-    rate_limit=20.0, redis_url="redis://cache:6379/0",   # one quota for every executor
-    concurrency=16,                                      # calls in flight per Python worker
-)
-out.select("path", "result", "error").write.parquet(...)
-```
+``out = vision_transform(images, "v4.analyze", features=["tags", "caption"], rate_limit=20.0,
+redis_url="redis://cache:6379/0")``: the same rows, each with its outcome. The guide (Scaling out,
+Spark) has a local run and a cluster's.
 
 What it promises:
 
