@@ -103,7 +103,10 @@ def test_every_public_name_resolves() -> None:
 
 
 def test_implementation_modules_are_private() -> None:
-    """Implementation lives in _-prefixed modules; public submodules: testing, emulator, cli, batch, v4, redis, spark."""
+    """Implementation lives in _-prefixed modules.
+
+    Public submodules: testing, emulator, cli, batch, v4, redis, spark.
+    """
     import pkgutil
 
     public = {m.name for m in pkgutil.iter_modules(vision_async.__path__) if not m.name.startswith("_")}
