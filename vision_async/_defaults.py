@@ -19,6 +19,7 @@ __all__ = [
     "BUDGET_RATIO",
     "BUDGET_WINDOW",
     "BURST_SECONDS",
+    "CLI_CONCURRENCY",
     "COOLDOWN",
     "KEEPALIVE_EXPIRY",
     "MAX_CONNECTIONS",
@@ -34,6 +35,8 @@ __all__ = [
     "RETRY_MAX_BACKOFF",
     "RETRY_MAX_RETRY_AFTER",
     "RETRY_TOTAL_TIMEOUT",
+    "SEARCH_TOP",
+    "SPARK_CONCURRENCY",
     "TIMEOUT",
 ]
 
@@ -100,6 +103,15 @@ BATCH_CONCURRENCY = 32
 #: Seconds an input may wait in all, turned away for now (429s, an open breaker, transient faults),
 #: before it ends with the error that turned it away.
 BATCH_PATIENCE = 300.0
+
+# -- Spark and the command line ----------------------------------------------------------------
+
+#: Calls in flight per Python worker of ``vision_transform``.
+SPARK_CONCURRENCY = 16
+#: Images the command line analyzes at once when it is given several (``vision-async tag a b c``).
+CLI_CONCURRENCY = 8
+#: Matches ``vision-async search`` prints unless told ``--top``.
+SEARCH_TOP = 10
 
 # -- coordination through Redis ----------------------------------------------------------------
 
