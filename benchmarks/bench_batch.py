@@ -321,8 +321,8 @@ def faults_cli(url: str, args: argparse.Namespace, folder: Path) -> tuple[int, f
     """(successes, seconds, failure kinds) of one ``vision-async batch`` run on the folder."""
     out = folder.parent / "results.jsonl"
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "vision_async.cli", "batch", str(folder), "-o", str(out), "--operation", "tag"]
-    cmd += ["--endpoint", url, "--key", "bench"]
+    cmd = [sys.executable, "-m", "vision_async.cli", "--endpoint", url, "--key", "bench"]
+    cmd += ["batch", str(folder), "-o", str(out), "--operation", "tag"]
     env = {**os.environ, "PYTHONPATH": str(CODE)}
     start = time.monotonic()
     subprocess.run(cmd, cwd=CODE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)

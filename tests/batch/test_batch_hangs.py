@@ -83,13 +83,24 @@ async def test_a_hang_among_fast_answers_is_cut_off_and_retried_long_before_the_
 
 
 async def test_the_cut_off_waits_for_enough_successful_attempts() -> None:
-    """A hang before HUNG_MIN_SAMPLES attempts succeeded gets the whole attempt timeout."""
+    """A batch too small to gather HUNG_MIN_SAMPLES successes never cuts: its hang waits the attempt timeout."""
     vc = VirtualClock()
-    transport = VirtualTransport(vc, hangs=lambda n: n == HUNG_MIN_SAMPLES // 2)
-    items, seconds = await run_batch(client_for(vc, transport), vc, 100)
+    transport = VirtualTransport(vc, hangs=lambda n: n == 5)
+    items, seconds = await run_batch(client_for(vc, transport), vc, HUNG_MIN_SAMPLES - 4)
     assert all(item.ok for item in items)
-    assert transport.timeouts[HUNG_MIN_SAMPLES // 2] == TIMEOUT
+    assert transport.timeouts[5] == TIMEOUT
     assert seconds >= TIMEOUT
+
+
+async def test_a_hang_among_the_first_attempts_is_cut_once_enough_attempts_succeeded() -> None:
+    """Request 5 hangs before any cut-off is known; it is cut once HUNG_MIN_SAMPLES answers give one."""
+    vc = VirtualClock()
+    transport = VirtualTransport(vc, hangs=lambda n: n == 5)
+    items, seconds = await run_batch(client_for(vc, transport), vc, 200)
+    assert all(item.ok for item in items)
+    assert transport.timeouts[5] == TIMEOUT  # sent with the whole attempt timeout, and watched
+    assert sorted(item.attempts for item in items)[-2:] == [1, 2]
+    assert seconds < TIMEOUT / 3
 
 
 async def test_calls_outside_a_batch_are_never_cut_off() -> None:

@@ -244,36 +244,57 @@ class Send:
         by_deadline: bool,
         cuts: list[int],
     ) -> Response:
-        """An attempt of a batch's item: timed, and cut off when it runs far past the recent ones."""
+        """An attempt of a batch's item: timed, and cut off when it runs far past the recent ones.
+
+        With a cut-off known now, it is the attempt's timeout. Without one yet (too few recent
+        successes: the batch's first attempts), the attempt is watched: a later success that
+        makes a cut-off known cancels it once it has run past that cut-off.
+        """
         hung = self.hung
         clock = self._clock
         start = clock()
-        cut = False
+        stretch = 2.0 ** cuts[0]  # each earlier cut-off of this item doubles its time
         cutoff = hung.cutoff(start)
-        if cutoff is not None:
-            cutoff *= 2.0 ** cuts[0]  # this item was cut before: give it more time
-            if timeout is None or cutoff < timeout:
-                timeout, by_deadline, cut = cutoff, False, True
+        cut = False
+        if cutoff is not None and (timeout is None or cutoff * stretch < timeout):
+            timeout, by_deadline, cut = cutoff * stretch, False, True
         request = OutgoingRequest(call.method, url, tuple(headers), call.content, timeout, call.max_body)
+        response: Response | None = None
         try:
-            if self.observer is not None:
-                response = await self.observer.attempt(
-                    call, request, self._exchange if not by_deadline else self._exchange_by_deadline
-                )
+            if cutoff is not None:
+                response = await self._send_one(call, request, by_deadline)
             else:
-                response = await self._exchange(call, request, by_deadline)
+                with anyio.CancelScope() as watched:
+                    hung.watch(watched, start, stretch)
+                    try:
+                        response = await self._send_one(call, request, by_deadline)
+                    finally:
+                        hung.unwatch(watched)
         except APITimeoutError as exc:
             if not cut:
                 raise
-            cuts[0] += 1
-            logger.debug("%s: attempt %d abandoned as hung after %.3fs", call.operation, call.attempts, timeout)
-            raise HungAttemptTimeout(
-                f"{call.operation}: attempt {call.attempts} abandoned after {timeout:.3g}s, far longer than "
-                "the recent successful attempts took (it is retried)"
-            ) from exc
+            raise self._hung(call, cuts, clock() - start) from exc
+        if response is None:  # the watched attempt was cancelled: it ran past the cut-off
+            raise self._hung(call, cuts, clock() - start)
         end = clock()
         hung.record(end - start, end)
         return response
+
+    async def _send_one(self, call: Call, request: OutgoingRequest, by_deadline: bool) -> Response:
+        if self.observer is not None:
+            return await self.observer.attempt(
+                call, request, self._exchange if not by_deadline else self._exchange_by_deadline
+            )
+        return await self._exchange(call, request, by_deadline)
+
+    @staticmethod
+    def _hung(call: Call, cuts: list[int], seconds: float) -> HungAttemptTimeout:
+        cuts[0] += 1
+        logger.debug("%s: attempt %d abandoned as hung after %.3fs", call.operation, call.attempts, seconds)
+        return HungAttemptTimeout(
+            f"{call.operation}: attempt {call.attempts} abandoned after {seconds:.3g}s, far longer than the "
+            "recent successful attempts took (it is retried)"
+        )
 
     async def _exchange_by_deadline(self, call: Call, request: OutgoingRequest) -> Response:
         return await self._exchange(call, request, True)

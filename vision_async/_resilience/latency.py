@@ -13,18 +13,26 @@ breaker as timeouts). An attempt that runs past it ends with :class:`HungAttempt
 the retry layer retries as any timeout and the breaker does not count: it is the client's own
 early cut, not evidence of an outage.
 
+An attempt that started before a cut-off was known (a batch's first attempts, before
+``HUNG_MIN_SAMPLES`` answers came) is watched instead: each success recorded later cancels the
+watched attempts that have run past the cut-off by then, so that a hang among the very first
+attempts does not hold the batch's end either.
+
 Each cut-off doubles the cut-off of that item's later attempts (up to the attempt timeout), so an
 image that truly takes long (a large scan, a slow model) gets the time it needs within a few
 attempts instead of being cut again and again.
 
 Calls outside a batch (a web handler's) are never cut: ``batch_cuts`` is unset there. The hot
 path costs one context-variable lookup outside a batch; inside, a clock read and a ring-buffer
-store per attempt, and a sort of the samples every ``HUNG_REFRESH`` successes.
+store per attempt, and a sort of the samples every ``HUNG_REFRESH`` successes (plus a cancel scope
+for the few attempts watched).
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
+
+import anyio
 
 from .._defaults import (
     HUNG_FACTOR,
@@ -68,6 +76,7 @@ class HungAttempts:
         "_refresh",
         "_ring",
         "_size",
+        "_watched",
     )
 
     def __init__(
@@ -95,6 +104,8 @@ class HungAttempts:
         self._count = 0  # samples recorded, in all
         self._cutoff: float | None = None
         self._last_at = 0.0
+        #: Attempts started before a cut-off was known: their cancel scope -> (start, stretch).
+        self._watched: dict[anyio.CancelScope, tuple[float, float]] = {}
 
     def record(self, seconds: float, now: float) -> None:
         """One successful attempt took ``seconds``; it ended at ``now``."""
@@ -111,6 +122,22 @@ class HungAttempts:
             ordered = sorted(ring)
             high = ordered[min(len(ordered) - 1, int(self._quantile * len(ordered)))]
             self._cutoff = max(self._floor, self._factor * high)
+        if self._watched and self._cutoff is not None:
+            self._cut_watched(now, self._cutoff)
+
+    def watch(self, scope: anyio.CancelScope, start: float, stretch: float = 1.0) -> None:
+        """An attempt started at ``start`` with no cut-off known: once one is, a success recorded
+        after the attempt has run past ``stretch`` times it cancels ``scope``."""
+        self._watched[scope] = (start, stretch)
+
+    def unwatch(self, scope: anyio.CancelScope) -> None:
+        self._watched.pop(scope, None)
+
+    def _cut_watched(self, now: float, cutoff: float) -> None:
+        for scope, (start, stretch) in list(self._watched.items()):
+            if now - start > cutoff * stretch:
+                del self._watched[scope]
+                scope.cancel()
 
     def cutoff(self, now: float) -> float | None:
         """Seconds an attempt starting ``now`` may run before it counts as hung; None: no cut-off
