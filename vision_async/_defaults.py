@@ -21,6 +21,13 @@ __all__ = [
     "BURST_SECONDS",
     "CLI_CONCURRENCY",
     "COOLDOWN",
+    "HUNG_FACTOR",
+    "HUNG_FLOOR",
+    "HUNG_FRESH",
+    "HUNG_MIN_SAMPLES",
+    "HUNG_QUANTILE",
+    "HUNG_REFRESH",
+    "HUNG_SAMPLES",
     "KEEPALIVE_EXPIRY",
     "MAX_CONNECTIONS",
     "MODEL_VERSION_EMBEDDINGS",
@@ -103,6 +110,18 @@ BATCH_CONCURRENCY = 32
 #: Seconds an input may wait in all, turned away for now (429s, an open breaker, transient faults),
 #: before it ends with the error that turned it away.
 BATCH_PATIENCE = 300.0
+#: Inside a batch, an attempt running past max(HUNG_FLOOR, HUNG_FACTOR x the HUNG_QUANTILE of the
+#: last HUNG_SAMPLES successful attempts) is abandoned as hung and retried (its item's later
+#: attempts get twice the time), once HUNG_MIN_SAMPLES attempts succeeded and the last success is
+#: at most HUNG_FRESH seconds old. The floor keeps a fast service's jitter from cutting answers.
+HUNG_FLOOR = 2.0
+HUNG_FACTOR = 4.0
+HUNG_QUANTILE = 0.99
+HUNG_SAMPLES = 256
+HUNG_MIN_SAMPLES = 32
+HUNG_FRESH = 10.0
+#: The cut-off is computed again every this many successes (a sort of HUNG_SAMPLES floats).
+HUNG_REFRESH = 16
 
 # -- Spark and the command line ----------------------------------------------------------------
 
