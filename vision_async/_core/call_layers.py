@@ -18,7 +18,7 @@ from .._errors import (
     ClientClosedError,
     VisionError,
 )
-from .._resilience.retry import Retrier
+from .._resilience.retry import Retrier, is_retryable
 from .._resilience.stats import Counters
 from .call import Call, Handler, Response, closed_in_flight
 
@@ -129,23 +129,40 @@ class Deadline:
 
 
 class RetryLayer:
-    """Runs the inner chain again on retryable failures, as the :class:`Retrier` decides."""
+    """The retry loop around the router: tenacity's ``AsyncRetrying`` with the :class:`Retrier`'s rules.
 
-    def __init__(self, retrier: Retrier) -> None:
+    With ``fast_path`` (the default; see the module docstring for why) the first attempt runs
+    before the loop is built, and a failure that tenacity would retry is replayed into the loop as
+    its attempt 1: from the first failure on, the two are one code path, the loop's (a test runs
+    both and compares them). A failure tenacity would not retry is raised as the loop would.
+    """
+
+    def __init__(self, retrier: Retrier, *, fast_path: bool = True) -> None:
         self.retrier = retrier
+        self.fast_path = fast_path
 
     def wrap(self, inner: Handler) -> Handler:
         retrier = self.retrier
+        fast_path = self.fast_path
 
         async def retry(call: Call) -> Response:
-            # The first attempt made here, without tenacity (see Retrier): no extra frame or closure.
             retrier.starting()
-            try:
-                return await inner(call)
-            except VisionError as exc:
-                if not retrier.may_retry(exc, call.operation):
-                    raise
-                first = exc
-            return await retrier.retry(first, lambda: inner(call), operation=call.operation, deadline=call.deadline)
+            failure: VisionError | None = None
+            if fast_path:
+                try:
+                    return await inner(call)
+                except VisionError as exc:
+                    if not is_retryable(exc):  # the loop's retry predicate: it would raise it as is
+                        raise
+                    if retrier.refuses_at_once(exc, call.operation, call.deadline):
+                        raise
+                    failure = exc
+            async for attempt in retrier.loop(call.operation, call.deadline):
+                with attempt:
+                    if failure is not None:
+                        replayed, failure = failure, None
+                        raise replayed  # the fast path's first attempt, as the loop's attempt 1
+                    return await inner(call)
+            raise AssertionError("unreachable: the loop re-raises the last failure")
 
         return retry

@@ -116,12 +116,17 @@ class RetryBudgetTracker:
         self._slot(now)
         return max(0.0, self._ratio * self._requests_total + self._floor - self._retries_total)
 
+    def can_spend(self, now: float) -> bool:
+        """Whether :meth:`try_spend_retry` at ``now`` would let a retry through (nothing is spent)."""
+        self._slot(now)
+        return self._retries_total + 1 <= self._ratio * self._requests_total + self._floor + 1e-9
+
     def try_spend_retry(self, now: float) -> bool:
         """Spend one retry if the budget allows it; ``False`` (and counted) when it is spent."""
-        slot = self._slot(now)
-        if self._retries_total + 1 > self._ratio * self._requests_total + self._floor + 1e-9:
+        if not self.can_spend(now):
             self.retries_refused += 1
             return False
+        slot = self._slot(now)
         self._retries[slot] += 1
         self._retries_total += 1
         self.retries_allowed += 1

@@ -1,6 +1,8 @@
 """Retry decisions: which failures to retry, how long to wait, when to give up.
 
-Built on tenacity; no tenacity type leaves this module.
+Built on tenacity, whose pieces are composed in :mod:`.retry_rules` (imported with the first
+retry); no tenacity type leaves these two modules but the loop itself, which the pipeline's retry
+layer runs.
 """
 
 from __future__ import annotations
@@ -10,24 +12,25 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from .._errors import (
     APIConnectionError,
     APIStatusError,
     CertificateVerificationError,
     CooldownTimeout,
+    RateLimitError,
     RateLimitTimeout,
     VisionError,
 )
-from .._events import OnRetry, RetryEvent, call_hook
+from .._events import OnRetry
 from .._policies import RetryPolicy
 from .stats import Counters
 
 if TYPE_CHECKING:
-    import tenacity
+    from .retry_rules import CallRetrying, Rules
 
-__all__ = ["RETRYABLE_STATUS", "Retrier", "is_retryable", "parse_retry_after"]
+__all__ = ["RETRYABLE_STATUS", "Retrier", "is_retryable", "paced_by_the_server", "parse_retry_after"]
 
 logger = logging.getLogger("vision_async.retry")
 
@@ -37,8 +40,6 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _BODY_WAIT = re.compile(
     r"(?:try again|retry)\s+(?:in|after)\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)?", re.I
 )
-
-T = TypeVar("T")
 
 
 def _non_negative_float(value: str) -> float | None:
@@ -107,14 +108,33 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, APIConnectionError) and not isinstance(exc, _DEADLINE_ERRORS + _NEVER_RETRIED)
 
 
-class Retrier:
-    """Decides and runs the retries of a call under a :class:`RetryPolicy` (through tenacity).
+def paced_by_the_server(exc: BaseException) -> bool:
+    """Whether ``exc`` is a 429 that says how long to wait (``Retry-After``, ``retry-after-ms``, ...).
 
-    The caller (the pipeline's retry layer) makes the first attempt itself, after
-    :meth:`starting`: most calls succeed, and building tenacity's machinery costs tens of
-    microseconds. A failure that :meth:`may_retry` allows goes to :meth:`retry`, which hands it to
-    tenacity as its first attempt, so waits and limits count it as usual. ``deadline`` (on the
-    retrier's clock) is the call's one total deadline: no wait is started that would end after it.
+    That is the server pacing the client, not a fault: its retry is neither refused by the retry
+    budget nor counted in it. The wait itself, the cool-down that holds every call of the resource
+    and the adaptive rate already slow the client down, and ``max_retry_after`` and the call's
+    deadline still end it. A 429 without a wait, and 5xx, stay under the budget.
+    """
+    return isinstance(exc, RateLimitError) and exc.retry_after is not None
+
+
+#: Why a retry the budget refuses is not made (logged).
+BUDGET_SPENT = "the retry budget is spent (too many retries client-wide)"
+
+
+def log_refusal(operation: str, attempt: int, exc: BaseException, reason: str) -> None:
+    """The DEBUG line that says why a call ends with its last error instead of retrying."""
+    logger.debug("%s: not retrying after attempt %d (%s): %s", operation, attempt, type(exc).__name__, reason)
+
+
+class Retrier:
+    """Decides and runs the retries of a call under a :class:`RetryPolicy`, through tenacity.
+
+    :meth:`starting` counts a call in the retry budget; :meth:`loop` is tenacity's loop for one
+    call (:class:`~vision_async._resilience.retry_rules.CallRetrying`), with rules built once, at
+    the first retry (most processes never import tenacity). ``deadline`` (on the retrier's clock)
+    is the call's one total deadline: no wait is started that would end after it.
     """
 
     def __init__(
@@ -136,138 +156,56 @@ class Retrier:
         #: The hook told of every retry (the user's ``on_retry``, chained with the observer's by the client).
         self.on_retry = on_retry
         self._counters = counters if counters is not None else Counters()
+        self._rules: Rules | None = None
 
     def starting(self) -> None:
         """A call starts (the retry budget counts it)."""
         if self.budget is not None:
             self.budget.record_request(self._clock())
 
-    def may_retry(self, exc: VisionError, operation: str) -> bool:
-        """Whether the first attempt's failure ``exc`` may be retried at all."""
-        if not is_retryable(exc) or self.policy.max_attempts <= 1:
-            return False
+    def refuses_at_once(self, exc: VisionError, operation: str, deadline: float | None) -> bool:
+        """Whether the loop would end the call after its first attempt, failed with ``exc``,
+        because the retry budget is spent; if so, counted and logged as the loop does, and the
+        caller raises ``exc`` without building the loop (a spent budget stays cheap).
+
+        Only when no stop rule before the budget's could end it first (they would log another
+        reason): the attempt limit, a server wait above ``max_retry_after``, and the deadline,
+        judged against the longest wait the loop could draw. Otherwise ``False``, nothing spent,
+        and the loop decides.
+        """
         budget = self.budget
-        if budget is not None and budget.available(self._clock()) < 1.0:
-            # Refused before any retry machinery is built: a spent budget must be cheap.
-            self._counters.retries_refused += 1
-            logger.debug(
-                "%s: not retrying after attempt 1 (%s): the retry budget is spent", operation, type(exc).__name__
-            )
+        if budget is None or paced_by_the_server(exc):
             return False
+        policy = self.policy
+        if policy.max_attempts <= 1:
+            return False
+        server_wait = getattr(exc, "retry_after", None)
+        if server_wait is not None and server_wait > policy.max_retry_after:
+            return False
+        now = self._clock()
+        longest = float(server_wait) if server_wait is not None else policy.backoff_ceiling(1)
+        if deadline is not None and now + longest > deadline:
+            return False
+        if budget.can_spend(now):
+            return False
+        budget.try_spend_retry(now)  # refused: counted by the budget as the loop's refusal is
+        self._counters.retries_refused += 1
+        log_refusal(operation, 1, exc, BUDGET_SPENT)
         return True
 
-    async def retry(
-        self, failure: VisionError, attempt: Callable[[], Awaitable[T]], *, operation: str, deadline: float | None
-    ) -> T:
-        """Go on after the first attempt failed with ``failure`` (which :meth:`may_retry` allowed)."""
-        first = [failure]
-        del failure
+    def loop(self, operation: str, deadline: float | None) -> CallRetrying:
+        """tenacity's ``AsyncRetrying`` for one call: ``async for attempt in retrier.loop(...)``."""
+        rules = self._rules
+        if rules is None:
+            from .retry_rules import Rules  # with the first retry: most processes' calls never need one
 
-        async def replay_then_attempt() -> T:
-            if first:
-                raise first.pop()
-            return await attempt()
-
-        return await self._retrying(operation, deadline)(replay_then_attempt)
-
-    def _retrying(self, operation: str, deadline: float | None) -> tenacity.AsyncRetrying:
-        import tenacity  # with the first retry: most processes' calls never need one
-
-        policy = self.policy
-        clock = self._clock
-        budget = self.budget
-        counters = self._counters
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = _exception(state)
-            server_wait = getattr(exc, "retry_after", None)
-            if server_wait is not None:
-                return float(server_wait)
-            return self._rand() * policy.backoff_ceiling(state.attempt_number)
-
-        def refuse(state: tenacity.RetryCallState, reason: str) -> bool:
-            logger.debug(
-                "%s: not retrying after attempt %d (%s): %s",
-                operation,
-                state.attempt_number,
-                type(_exception(state)).__name__,
-                reason,
+            rules = self._rules = Rules(
+                self.policy,
+                clock=self._clock,
+                sleep=self._sleep,
+                rand=self._rand,
+                budget=self.budget,
+                counters=self._counters,
+                hook=lambda: self.on_retry,
             )
-            return True
-
-        class stop_when(tenacity.stop.stop_base):
-            """A stop rule of this module as one of tenacity's, so that stop_any composes them."""
-
-            def __init__(self, rule: Callable[[tenacity.RetryCallState], bool]) -> None:
-                self.rule = rule
-
-            def __call__(self, state: tenacity.RetryCallState) -> bool:
-                return self.rule(state)
-
-        class stop_after_attempts(tenacity.stop_after_attempt):
-            """tenacity's own attempt limit, with the reason logged."""
-
-            def __call__(self, state: tenacity.RetryCallState) -> bool:
-                done: bool = super().__call__(state)
-                return done and refuse(state, f"attempts exhausted ({policy.max_attempts})")
-
-        def stop_when_server_wait_too_long(state: tenacity.RetryCallState) -> bool:
-            upcoming = state.upcoming_sleep
-            if getattr(_exception(state), "retry_after", None) is not None and upcoming > policy.max_retry_after:
-                return refuse(
-                    state, f"server asks for {upcoming:.3f}s, above max_retry_after={policy.max_retry_after}s"
-                )
-            return False
-
-        def stop_before_deadline(state: tenacity.RetryCallState) -> bool:
-            # tenacity's stop_before_delay, on the client's (injectable) clock and the call's deadline.
-            upcoming = state.upcoming_sleep
-            if deadline is not None and clock() + upcoming > deadline:
-                return refuse(state, f"a {upcoming:.3f}s wait would pass the total deadline of {policy.total_timeout}s")
-            return False
-
-        def stop_when_budget_spent(state: tenacity.RetryCallState) -> bool:
-            # Last: the budget is spent only by a retry that nothing else stops.
-            if budget is not None and not budget.try_spend_retry(clock()):
-                counters.retries_refused += 1
-                return refuse(state, "the retry budget is spent (too many retries client-wide)")
-            return False
-
-        stop = tenacity.stop_any(
-            stop_after_attempts(policy.max_attempts),
-            stop_when(stop_when_server_wait_too_long),
-            stop_when(stop_before_deadline),
-            stop_when(stop_when_budget_spent),
-        )
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = _exception(state)
-            wait_s = state.upcoming_sleep
-            counters.retries += 1
-            logger.debug("%s: attempt %d failed (%s), retrying in %.3fs", operation, state.attempt_number, exc, wait_s)
-            call_hook(
-                self.on_retry,
-                RetryEvent(
-                    operation=operation,
-                    attempt=state.attempt_number,
-                    wait=wait_s,
-                    error=exc,
-                    retry_after=getattr(exc, "retry_after", None),
-                ),
-            )
-
-        return tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception(is_retryable),
-            wait=wait,
-            stop=stop,
-            before_sleep=before_sleep,
-            sleep=self._sleep,  # type: ignore[arg-type]  # any awaitable result is fine
-            reraise=True,
-        )
-
-
-def _exception(state: tenacity.RetryCallState) -> VisionError:
-    outcome = state.outcome
-    exc = outcome.exception() if outcome is not None else None
-    assert isinstance(exc, VisionError)  # the retry predicate only lets VisionErrors through
-    return exc
+        return rules.loop(operation, deadline)
