@@ -410,18 +410,18 @@ async def run_one(base: str, scenario: Scenario, contender: str, *, scale: float
     await asyncio.to_thread(lambda: _admin(base, "/_emulator/reset", method="POST"))
     seconds, outage = scenario.periods(scale)
     result = Result(scenario.name, contender, seconds, outage=outage)
-    offset = await asyncio.to_thread(_clock_offset, base)
-    # the run starts on the emulator's next whole second at least LEAD away; its periods are whole
-    # seconds from there, so they fall on the seconds of the emulator's timeline
-    origin = math.ceil(time.monotonic() + offset + LEAD)
-    start = origin - offset  # the same instant on this process's clock
-    faults = dict(scenario.faults)
-    if outage is not None:
-        faults["outage"] = [origin + outage[0], origin + outage[1]]
-    if faults:
-        await asyncio.to_thread(_admin, base, "/_emulator/faults", {"route": "*", **faults})
-    deadline = start + seconds
     async with CONTENDERS[contender](base) as call:
+        offset = await asyncio.to_thread(_clock_offset, base)
+        # the run starts on the emulator's next whole second at least LEAD away; its periods are whole
+        # seconds from there, so they fall on the seconds of the emulator's timeline
+        origin = math.ceil(time.monotonic() + offset + LEAD)
+        start = origin - offset  # the same instant on this process's clock
+        deadline = start + seconds
+        faults = dict(scenario.faults)
+        if outage is not None:
+            faults["outage"] = [origin + outage[0], origin + outage[1]]
+        if faults:
+            await asyncio.to_thread(_admin, base, "/_emulator/faults", {"route": "*", **faults})
 
         async def worker() -> None:
             while time.monotonic() < deadline:
@@ -578,12 +578,11 @@ def _plot_outage(plt: Any, runs: list[Result], colors: dict[str, str], path: Pat
             bottom.stairs(refused, edges, baseline=None, color=color, linestyle=":", label=f"{r.contender}: refused")
     start, end = runs[0].outage or (0, 0)
     for ax in (top, bottom):
-        ax.axvspan(start, end, color="red", alpha=0.08, label="outage" if ax is top else None)
-        ax.axvspan(end, end + RECOVERY_WINDOW, color="green", alpha=0.05, label=None)
+        ax.axvspan(start, end, color="red", alpha=0.08, label="outage")
+        ax.axvspan(end, end + RECOVERY_WINDOW, color="green", alpha=0.08, label=f"{RECOVERY_WINDOW} s after recovery")
         ax.set_yscale("symlog", linthresh=10, linscale=0.5)  # a few probes a second beside hundreds
         ax.set_ylim(bottom=0)
         ax.grid(axis="y", alpha=0.3)
-    bottom.axvspan(0, 0, color="green", alpha=0.15, label=f"{RECOVERY_WINDOW} s after recovery")
     top.set_title("outage scenario: requests the server received per second (emulator's timeline; log scale)")
     bottom.set_title("calls ending per second at the client: succeeded (solid), refused by the breaker (dotted)")
     bottom.set_xlabel("seconds from the run's start")
