@@ -529,11 +529,20 @@ def plot(results: list[Result], path: Path) -> bool:
             if r is None:
                 continue
             # the share on every bar short of 100%: 98% and 100% look alike on a 0-100 axis
+            # (the share of finished calls inside its bar, refusals aside above the hatched one)
             low, high = r.success_rate() * 100, r.success_rate_sent() * 100
+            label = {"ha": "center", "fontsize": 6, "rotation": 90}
             if high - low >= 0.5:
-                axes[0].annotate(f"{high:.1f}", (x, high), ha="center", va="bottom", fontsize=7)
+                axes[0].annotate(f"{high:.1f}", (x, high + 0.5), va="bottom", **label)
             if low < 99.95:
-                axes[0].annotate(f"{low:.1f}", (x, low), ha="center", va="bottom", fontsize=7)
+                inside = low >= 15
+                axes[0].annotate(
+                    f"{low:.1f}",
+                    (x, low - 1 if inside else low + 0.5),
+                    va="top" if inside else "bottom",
+                    color="white" if inside else "black",
+                    **label,
+                )
             amp = r.amplification()
             axes[1].annotate(
                 f"{amp:.2f}" if amp <= amp_cap else f"{amp:.1f} (cut)",
@@ -545,7 +554,7 @@ def plot(results: list[Result], path: Path) -> bool:
             )
     ticks = [x + width * (len(contenders) - 1) / 2 for x in range(len(scenarios))]
     axes[0].set_title("success (%) of finished calls (solid); refusals aside (hatched)")
-    axes[0].set_ylim(0, 108)
+    axes[0].set_ylim(0, 110)
     handles, _ = axes[0].get_legend_handles_labels()
     handles.append(Patch(facecolor="grey", alpha=0.35, hatch="///", label="success, refusals aside"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
