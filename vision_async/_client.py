@@ -170,7 +170,8 @@ class VisionClient:
     @property
     def breaker_state(self) -> BreakerState | None:
         """The circuit breaker's state, or None when the client has no breaker."""
-        return self._parts.breaker_state()
+        breaker = self._parts.breaker
+        return breaker.state if breaker is not None else None
 
     def stats(self) -> ClientStats:
         """A frozen snapshot of the client's traffic and flow control (cheap: no I/O, no lock)."""
