@@ -32,7 +32,7 @@ from ._core.resource import Resource
 from ._core.router import Upstream
 from ._core.runner import Runner
 from ._errors import ConfigurationError
-from ._events import BreakerState, OnBreakerStateChange, OnRetry, call_hook
+from ._events import OnBreakerStateChange, OnRetry, call_hook
 from ._observe.factory import make_observer
 from ._policies import BreakerPolicy, ImageLimits, ResponseLimits, RetryPolicy
 from ._resilience.adaptive import AdaptiveRate
@@ -118,10 +118,6 @@ class ClientParts:
             resources=resources,
             coordination=self.coordination.describe(),
         )
-
-    def breaker_state(self) -> BreakerState | None:
-        breaker = self.breaker
-        return breaker.state if breaker is not None else None
 
 
 def check_platform() -> None:

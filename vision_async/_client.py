@@ -16,17 +16,16 @@ from ._assembly import ClientParts, assemble, check_platform
 from ._core.auth import TokenCredential
 from ._core.images import ImageInput
 from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource, chosen_resources
-from ._defaults import BATCH_CONCURRENCY, BATCH_PATIENCE
+from ._defaults import BATCH_CONCURRENCY, BATCH_PATIENCE, MAX_CONNECTIONS, READ_TIMEOUT, TIMEOUT
 from ._errors import InvalidInputError
 from ._events import BreakerState, OnBreakerStateChange, OnRetry
-from ._policies import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, BreakerPolicy, ImageLimits, ResponseLimits, RetryPolicy
+from ._policies import BreakerPolicy, ImageLimits, ResponseLimits, RetryPolicy
 from ._resilience.rate_limit import RateLimit
 from ._resilience.state import Coordination
 from ._resilience.stats import ClientStats
 from ._transports import Transport
 from ._transports.proxy import FROM_ENV
 from ._v32.features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
-from ._v32.read import DEFAULT_READ_TIMEOUT
 
 if TYPE_CHECKING:
     import httpx
@@ -87,12 +86,12 @@ class VisionClient:
         adaptive: bool = True,
         max_concurrency: int | None = None,
         coordination: Coordination | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        timeout: float | None = TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
         limits: ImageLimits = _DEFAULT_LIMITS,
         response_limits: ResponseLimits = _DEFAULT_RESPONSE_LIMITS,
         transport: httpx.AsyncBaseTransport | Transport | str | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_connections: int = MAX_CONNECTIONS,
         allow_insecure_http: bool = False,
         proxy: str | object | None = FROM_ENV,
         verify: VerifyArg = True,
@@ -171,7 +170,8 @@ class VisionClient:
     @property
     def breaker_state(self) -> BreakerState | None:
         """The circuit breaker's state, or None when the client has no breaker."""
-        return self._parts.breaker_state()
+        breaker = self._parts.breaker
+        return breaker.state if breaker is not None else None
 
     def stats(self) -> ClientStats:
         """A frozen snapshot of the client's traffic and flow control (cheap: no I/O, no lock)."""

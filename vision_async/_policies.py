@@ -22,16 +22,13 @@ from ._defaults import (
     RETRY_MAX_RETRY_AFTER,
     RETRY_TOTAL_TIMEOUT,
 )
-from ._defaults import MAX_CONNECTIONS as DEFAULT_MAX_CONNECTIONS
-from ._defaults import TIMEOUT as DEFAULT_TIMEOUT
 from ._errors import InvalidInputError
 
 __all__ = [
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_TIMEOUT",
     "BreakerPolicy",
     "ImageLimits",
     "ResponseLimits",
+    "RetryBudget",
     "RetryPolicy",
 ]
 

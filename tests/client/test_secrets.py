@@ -1,7 +1,7 @@
 """Secrets never surface: not in tracebacks rendered with locals, errors, logs or retry events.
 
 Issue 8, items 1 and 2. The first part tests :class:`Secret` and :class:`Redactor` alone. The
-second provokes every fault of tests/hostile_server.py over a real loopback socket, with a key
+second provokes every fault of tests/helpers/hostile_server.py over a real loopback socket, with a key
 and with a bearer token, including a gateway that reflects the request headers back, and then
 renders the raised exception as Sentry, ``rich`` and APM agents do: with the locals of every
 frame, causes and contexts included (``traceback.TracebackException(capture_locals=True)``).

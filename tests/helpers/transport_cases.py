@@ -1,5 +1,5 @@
 """Helpers shared by the transport tests (no tests here): requests with a secret header, the
-transports under test, and raw-socket faults beyond tests/hostile_server.py's."""
+transports under test, and raw-socket faults beyond tests/helpers/hostile_server.py's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fault matrix: one test per network fault, on a real loopback socket (tests/hostile_server.py).
+"""The fault matrix: one test per network fault, on a real loopback socket (tests/helpers/hostile_server.py).
 
 Each test asserts the exception class, how many requests reached the server (retried or not)
 and whether the circuit breaker counted the failures. The tests about timeouts use an attempt

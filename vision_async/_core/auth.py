@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from .._checks import is_number
 from .._errors import ConfigurationError, CredentialError
 from .._secrets import Secret
 
@@ -167,7 +168,7 @@ def _unpack(result: Any) -> tuple[Secret | None, float | None]:
     ends up on a traceback."""
     expires_on = getattr(result, "expires_on", None)
     expiry: float | None = None
-    if isinstance(expires_on, int | float) and not isinstance(expires_on, bool):
+    if is_number(expires_on):
         try:
             expiry = float(expires_on)
         except OverflowError:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from .._checks import is_number
+from .._checks import is_int, is_number
 from .._errors import ResponseValidationError
 
 __all__ = ["Node", "load_json_object", "maker"]
@@ -134,7 +134,7 @@ class Node:
             return value
         if value is None:
             return None
-        if kind is int or (isinstance(value, int | float) and not isinstance(value, bool)):
+        if kind is int or is_number(value):
             return float(value)
         raise self._fail(key, "a number", value)
 
@@ -148,7 +148,7 @@ class Node:
         value = self.data.get(key)
         if value is None:
             return None
-        if isinstance(value, int) and not isinstance(value, bool):
+        if is_int(value):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)

@@ -11,14 +11,13 @@ from urllib.parse import quote, urlsplit
 from .._core.call import Response
 from .._core.endpoint import API_PATH
 from .._core.runner import Runner
-from .._defaults import READ_TIMEOUT as DEFAULT_READ_TIMEOUT
 from .._errors import APITimeoutError, InvalidInputError, ReadOperationFailedError, ResponseValidationError
 from .._resilience.retry import parse_retry_after
 
 if TYPE_CHECKING:  # imported with the first Read result: `import vision_async` stays light
     from .ocr_models import ReadOperationResult
 
-__all__ = ["DEFAULT_READ_TIMEOUT", "ReadPoller", "operation_id_from_location"]
+__all__ = ["ReadPoller", "operation_id_from_location"]
 
 logger = logging.getLogger("vision_async.read")
 

@@ -12,9 +12,9 @@ What it promises:
 - Exactly one output row per input row, the input's columns first and unchanged, then
   ``result`` (the response body as the service sent it, a JSON string; a thumbnail as its format,
   size and base64 bytes), ``vector`` (the embeddings' operations only: ``array<float>``),
-  ``error`` (a struct of :data:`~vision_async._records.ERROR_FIELDS`: class, status, code,
-  inner_code, message, request_id; null on success), ``attempts`` (requests sent for the row) and
-  ``elapsed`` (seconds). A null image is a null result with no request (``attempts`` 0); a bad
+  ``error`` (a struct of ``class``, ``status``, ``code``, ``inner_code``, ``message``,
+  ``request_id``; null on success), ``attempts`` (requests sent for the row) and ``elapsed``
+  (seconds). A null image is a null result with no request (``attempts`` 0); a bad
   image, a 4xx or a fault that outlived its retries and its patience is that row's ``error``,
   never a failed task. Only a bug or a broken executor fails a task.
 - In each Python worker: one event loop (in a daemon thread), one client per transform reused by

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from .._checks import is_number
 from .._errors import InvalidInputError
 
 __all__ = [
@@ -116,15 +117,11 @@ def _language(value: object, features: tuple[Feature, ...]) -> str:
     return language
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _aspect_ratios(value: object, features: tuple[Feature, ...]) -> tuple[float, ...] | None:
     if value is None:
         return None
     items: list[object]
-    if _is_number(value):
+    if is_number(value):
         items = [value]
     elif isinstance(value, Iterable) and not isinstance(value, str | bytes):
         items = list(value)
@@ -136,9 +133,9 @@ def _aspect_ratios(value: object, features: tuple[Feature, ...]) -> tuple[float,
         raise InvalidInputError("smart_crops_aspect_ratios needs the smartCrops feature (Feature.SMART_CROPS)")
     ratios: dict[float, None] = {}
     for item in items:
-        if not _is_number(item) or not math.isfinite(float(item)):  # type: ignore[arg-type]
+        if not is_number(item) or not math.isfinite(float(item)):
             raise InvalidInputError(f"invalid aspect ratio {item!r}: ratios are numbers (width / height)")
-        ratio = float(item)  # type: ignore[arg-type]
+        ratio = float(item)
         if not MIN_ASPECT_RATIO <= ratio <= MAX_ASPECT_RATIO:
             raise InvalidInputError(
                 f"aspect ratio {ratio:g} is out of range: each must be from {MIN_ASPECT_RATIO} to {MAX_ASPECT_RATIO}"
