@@ -340,3 +340,35 @@ def test_calls_held_before_the_breaker_count_as_traffic_for_the_streak() -> None
     for _ in range(5):
         alone.record(alone.admit(), "failure")
     assert alone.state is BreakerState.OPEN
+
+
+def test_a_window_thinned_by_a_cooldown_does_not_trip_the_ratio_on_a_handful_of_timeouts() -> None:
+    """The soak's trip: 64 calls in flight, a 429 cool-down holds most of them, so the 1 s window
+    holds only 20 attempts, half of them hung ones (sent seconds before) timing out. A window thinner
+    than half the calls in flight is not trusted: the breaker stays closed."""
+    clock = FakeClock()
+    breaker = Breaker(BreakerPolicy(), clock=clock.clock, load=lambda: 64)
+    for _ in range(500):  # a healthy second before the cool-down
+        breaker.record(breaker.admit(), "success")
+        clock.now += 0.002
+    clock.now += 1.5  # the cool-down: nothing is sent, the window empties
+    for n in range(20):  # what finishes while it lasts: answers and timeouts, alternating
+        breaker.record(breaker.admit(), "failure" if n % 2 else "success")
+        clock.now += 0.04
+    assert breaker.state is BreakerState.CLOSED
+    unweighed = Breaker(BreakerPolicy(), clock=clock.clock)  # the window alone, trusted at 20 attempts
+    for n in range(20):
+        unweighed.record(unweighed.admit(), "failure" if n % 2 else "success")
+    assert unweighed.state is BreakerState.OPEN
+
+
+def test_a_dead_service_behind_the_clients_own_rate_limit_still_opens_within_seconds() -> None:
+    """64 calls in flight, the client's rate limit lets 20 attempts a second out, every one fails:
+    the window never holds half the calls in flight, and the streak of 32 opens it in 1.6 s."""
+    clock = FakeClock()
+    breaker = Breaker(BreakerPolicy(), clock=clock.clock, load=lambda: 64)
+    start = clock.now
+    while breaker.state is BreakerState.CLOSED:
+        breaker.record(breaker.admit(), "failure")
+        clock.now += 0.05
+    assert breaker.failures == 32 and clock.now - start <= 1.6 + 1e-9

@@ -22,9 +22,10 @@ alone) pybreaker decides by itself: its ``fail_max``. In the default failure-rat
 streak must open the breaker only at low traffic: at 64 in flight, a handful of hung attempts
 time out together while the service answers everything else, and pybreaker cannot be told "trip on
 a streak only when the window is thin". So :meth:`Breaker._record_ratio` decides (ratio when the
-window holds ``minimum_throughput`` attempts; or a streak of ``fail_max`` failures, or of half
-the attempts in flight when that is more, so that hung attempts timing out together at high
-concurrency do not open it) and calls pybreaker's ``open()``;
+window holds ``minimum_throughput`` attempts and at least half the calls in flight, so that a
+window thinned by the client's own cool-down or rate limit is not trusted; or a streak of
+``fail_max`` failures, or of half the calls in flight when that is more, so that hung attempts
+timing out together at high concurrency do not open it) and calls pybreaker's ``open()``;
 pybreaker's state machine and its listener (:meth:`Breaker._state_changed`) do the rest: the open
 time, the growing break (doubled on each half-open -> open, reset on close), events and logs.
 Half-open probes go through pybreaker in both modes (its success closes, its failure re-opens).
@@ -330,9 +331,15 @@ class Breaker:
             # gives such a streak in milliseconds (long before a window full of recent successes
             # tips the ratio).
             load = self.in_flight if self._load is None else max(self.in_flight, self._load())
-            streak = max(policy.fail_max, load // 2)
-            trip = cb.fail_counter >= streak
-            if not trip and finished >= policy.minimum_throughput:
+            half_load = load // 2
+            trip = cb.fail_counter >= max(policy.fail_max, half_load)
+            # The ratio is trusted once the window holds minimum_throughput attempts, and at least
+            # half the calls in flight: a window thinner than that was thinned by the client
+            # itself (a 429 cool-down or the rate limit holding most calls, so that little is
+            # sent), and what finishes in it is mostly attempts sent long before (timeouts of hung
+            # ones), not a sample of the service now. A dead service fills the window in
+            # milliseconds, and while it is thin the streak rule above still opens the breaker.
+            if not trip and finished >= max(policy.minimum_throughput, half_load):
                 trip = failures >= policy.failure_ratio * finished
             if trip:
                 self._ratio_trip = (failures, finished)
