@@ -2,6 +2,8 @@
 
     python benchmarks/bench_batch.py goodput [--limit 50] [--seconds 30] [--warmup 5] [--concurrency 64]
     python benchmarks/bench_batch.py memory [--inputs 100000] [--concurrency 64]
+    python benchmarks/bench_batch.py faults [--images 600] [--limit 20] [--fault-rate 0.1] [--runs 3] [--cli]
+                                            [--base DIR]
 
 ``goodput``: the emulator runs in another process (``vision-async emulator --rate-limit L``) and
 answers 429 with ``Retry-After`` beyond L requests per second (a token bucket, burst 1 second's
@@ -19,6 +21,15 @@ server answered 429 (from the emulator's own counters):
 ``memory``: ``--inputs`` images streamed through ``client.batch`` against an in-process canned
 answer (no sockets, no emulator: the client and the batch are all that is measured); the resident
 set size is sampled along the way. Flat means the batch holds no per-input state.
+
+``faults``: ``--images`` images (Image Analysis 3.2 ``tag``) through a fully default client against
+the emulator in another process, limited to ``--limit`` requests per second and injecting
+``--fault-rate`` transient faults in four equal parts: 500, 503, a connection dropped mid-body, and
+a hang (no answer until the client gives up). Each run reports how many images succeeded in the
+one pass and the goodput, images per second from the start to the last outcome as a fraction of
+the limit: ``client.batch(images, "tag")`` on a default ``VisionClient``, or (``--cli``) the
+``vision-async batch`` command on a folder of the images, timed from its start to its exit.
+``--base DIR`` runs the same measurement on the code in DIR (e.g. a checkout of main).
 """
 
 from __future__ import annotations
@@ -28,11 +39,13 @@ import asyncio
 import collections
 import contextlib
 import itertools
+import json
 import os
 import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,7 +55,9 @@ import anyio
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+#: The code measured: this tree, or the one ``--base DIR`` names (set when the script re-runs itself).
+CODE = Path(os.environ.get("BENCH_BATCH_CODE") or ROOT)
+sys.path.insert(0, str(CODE))
 
 from vision_async import VisionClient  # noqa: E402
 
@@ -85,7 +100,7 @@ def reset_server(url: str, limit: float) -> None:
 def emulator_process(limit: float) -> Iterator[str]:
     port = free_port()
     cmd = [sys.executable, "-m", "vision_async.cli", "emulator", "--port", str(port), "--rate-limit", str(limit)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, cwd=CODE)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -278,6 +293,77 @@ def memory(args: argparse.Namespace) -> None:
     print(f"\npeak RSS {peak:.1f} MB")
 
 
+# -- faults -----------------------------------------------------------------------------------
+
+
+def set_faults(url: str, args: argparse.Namespace) -> None:
+    share = args.fault_rate / 4
+    faults = {"rate_limit": args.limit, "p500": share, "p503": share, "p_drop": share, "p_hang": share}
+    httpx.post(f"{url}/_emulator/reset", timeout=5).raise_for_status()
+    httpx.post(f"{url}/_emulator/faults", json=faults, timeout=5).raise_for_status()
+
+
+async def faults_batch(url: str, args: argparse.Namespace) -> tuple[int, float, collections.Counter[str]]:
+    """(successes, seconds, failure kinds) of one default client.batch over the images."""
+    failed: collections.Counter[str] = collections.Counter()
+    ok = 0
+    start = time.monotonic()
+    async with VisionClient(url, "bench") as client, client.batch([IMAGE] * args.images, "tag") as outcomes:
+        async for item in outcomes:
+            if item.ok:
+                ok += 1
+            else:
+                failed[type(item.error).__name__] += 1
+    return ok, time.monotonic() - start, failed
+
+
+def faults_cli(url: str, args: argparse.Namespace, folder: Path) -> tuple[int, float, collections.Counter[str]]:
+    """(successes, seconds, failure kinds) of one ``vision-async batch`` run on the folder."""
+    out = folder.parent / "results.jsonl"
+    out.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "vision_async.cli", "--endpoint", url, "--key", "bench"]
+    cmd += ["batch", str(folder), "-o", str(out), "--operation", "tag"]
+    env = {**os.environ, "PYTHONPATH": str(CODE)}
+    start = time.monotonic()
+    subprocess.run(cmd, cwd=CODE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    elapsed = time.monotonic() - start
+    failed: collections.Counter[str] = collections.Counter()
+    ok = 0
+    for line in out.read_text().splitlines():
+        record = json.loads(line)
+        if "error" in record:
+            failed[record["error"]["class"]] += 1
+        else:
+            ok += 1
+    return ok, elapsed, failed
+
+
+def faults(args: argparse.Namespace) -> None:
+    what = "vision-async batch (CLI)" if args.cli else "client.batch"
+    print(
+        f"{args.images} images (tag) by {what}, all defaults, against the emulator limited to {args.limit:g}/s with "
+        f"{args.fault_rate:.0%} faults (500, 503, dropped connection, hang: {args.fault_rate / 4:.1%} each)"
+    )
+    print(f"code: {CODE}\n\n| run | succeeded | seconds | goodput (x limit) | failed |")
+    print("| --- | --- | --- | --- | --- |")
+    results: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, emulator_process(args.limit) as url:
+        folder = Path(tmp) / "images"
+        if args.cli:
+            folder.mkdir()
+            for i in range(args.images):
+                (folder / f"{i:05d}.png").write_bytes(IMAGE)
+        for run in range(1, args.runs + 1):
+            set_faults(url, args)
+            time.sleep(1.2)  # the server's bucket fills: every run starts alike
+            ok, seconds, failed = faults_cli(url, args, folder) if args.cli else anyio.run(faults_batch, url, args)
+            goodput = ok / seconds / args.limit
+            results.append(goodput)
+            kinds = ", ".join(f"{k} x{v}" for k, v in failed.most_common()) or "-"
+            print(f"| {run} | {ok} of {args.images} | {seconds:.1f} | {goodput:.3f} | {kinds} |", flush=True)
+    print(f"\ngoodput over {args.runs} runs: " + " / ".join(f"{g:.3f}" for g in results))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -289,9 +375,22 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("memory", help="RSS while streaming many inputs")
     p.add_argument("--inputs", type=int, default=100_000)
     p.add_argument("--concurrency", type=int, default=64)
+    p = sub.add_parser("faults", help="a batch through transient faults (hangs included) at a server limit")
+    p.add_argument("--images", type=int, default=600)
+    p.add_argument("--limit", type=float, default=20.0, help="server limit, requests/second")
+    p.add_argument("--fault-rate", type=float, default=0.10, help="share of requests that fail (default 0.10)")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--cli", action="store_true", help="run the vision-async batch command on a folder of the images")
+    p.add_argument("--base", type=Path, default=None, metavar="DIR", help="measure the code in DIR instead")
     args = parser.parse_args(argv)
+    if getattr(args, "base", None) is not None:
+        rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--base", str(args.base))]
+        env = {**os.environ, "BENCH_BATCH_CODE": str(args.base.resolve())}
+        os.execve(sys.executable, [sys.executable, __file__, *rest], env)
     if args.what == "goodput":
         goodput(args)
+    elif args.what == "faults":
+        faults(args)
     else:
         memory(args)
 

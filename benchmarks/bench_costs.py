@@ -33,14 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from vision_async import BreakerPolicy, RetryPolicy, VisionClient  # noqa: E402
-from vision_async._transports.base import Borrowed, OutgoingRequest, RawResponse, ResponseHeaders, TransportStats  # noqa: E402
-from vision_async._transports.httpx_transport import HttpxTransport  # noqa: E402
+from vision_async._transports.base import OutgoingRequest, RawResponse, ResponseHeaders, TransportStats  # noqa: E402
 
 KEY = "benchmark-key"
 IMAGE_URL = "https://example.com/house.jpg"
@@ -68,26 +66,10 @@ class InMemory:
         return TransportStats(0, 0, 0, 0)
 
 
-def _client_takes_lean_transports() -> bool:
-    import inspect
-
-    import vision_async._client
-
-    return "make_transport" in inspect.getsource(vision_async._client)
-
-
 def in_memory() -> tuple[Any, Any, str]:
     """(what to give VisionClient, the transport to time bare, a description)."""
-    if _client_takes_lean_transports():
-        lean = InMemory()
-        return lean, lean, "a lean in-memory transport (vision_async Transport protocol)"
-
-    async def answer(request: httpx.Request) -> httpx.Response:
-        await anyio.lowlevel.checkpoint()
-        return httpx.Response(200, headers=HEADERS, content=BODY)
-
-    mock = httpx.MockTransport(answer)
-    return mock, Borrowed(HttpxTransport(mock)), "httpx.MockTransport (this client takes httpx transports only)"
+    lean = InMemory()
+    return lean, lean, "a lean in-memory transport (vision_async Transport protocol)"
 
 
 async def per_call(

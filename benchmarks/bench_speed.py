@@ -349,14 +349,6 @@ async def run_aiohttp(base: str, in_flight: int, seconds: float) -> dict[str, An
         return await _closed_loop(send, in_flight, seconds)
 
 
-def _client_takes_names() -> bool:
-    import inspect
-
-    import vision_async._client
-
-    return "make_transport" in inspect.getsource(vision_async._client)
-
-
 async def run_vision(base: str, in_flight: int, seconds: float, transport: str | None = None) -> dict[str, Any]:
     from vision_async import VisionClient
 
@@ -474,8 +466,6 @@ def skip_reason(name: str) -> str | None:
     missing = [p for p in CONTENDERS[name][2] if not _installed(p)]
     if missing:
         return f"not installed: {', '.join(missing)}"
-    if name == "va-aiohttp" and not _client_takes_names():
-        return "this checkout's VisionClient does not take transport names yet"
     return None
 
 

@@ -1,51 +1,32 @@
-"""VisionClient: configuration, lifecycle and composition; its 3.2 methods delegate to ``_v32.surface``."""
+"""VisionClient, the facade: its options, its lifecycle and its operations, each delegated.
+
+``VisionClient(...)`` hands its options to :func:`~vision_async._assembly.assemble`, which checks
+them and builds the parts (transport, upstreams, pipeline, runner, surfaces); the client keeps them,
+its 3.2 methods delegate to ``_v32.surface``, ``client.v4`` is ``v4._surface`` and ``client.batch``
+is ``batch.Batch``."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import os
-import sys
-import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-import anyio
-
-from ._checks import is_int, is_number
+from ._assembly import ClientParts, assemble, check_platform
 from ._core.auth import TokenCredential
 from ._core.images import ImageInput
-from ._core.pipeline import Lifecycle, Pipeline, Upstream
 from ._core.resource import ENV_ENDPOINT, ENV_KEY, Resource, chosen_resources
-from ._core.runner import Runner
 from ._defaults import BATCH_CONCURRENCY, BATCH_PATIENCE
-from ._errors import ConfigurationError, InvalidInputError
-from ._events import BreakerState, OnBreakerStateChange, OnRetry, call_hook
-from ._observe.factory import make_observer
-from ._policies import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_TIMEOUT,
-    BreakerPolicy,
-    ImageLimits,
-    ResponseLimits,
-    RetryPolicy,
-)
-from ._resilience.adaptive import AdaptiveRate
-from ._resilience.breaker import Breaker
-from ._resilience.budget import RetryBudgetTracker
-from ._resilience.rate_limit import RateLimit, RateLimiter
-from ._resilience.retry import Retrier
-from ._resilience.state import Coordination, LocalCoordination, namespace_for
-from ._resilience.stats import ClientStats, Counters, ResourceStats
-from ._secrets import Redactor
-from ._transports import Transport, make_transport
-from ._transports.proxy import FROM_ENV, ProxyRoutes, is_loopback, routes
+from ._errors import InvalidInputError
+from ._events import BreakerState, OnBreakerStateChange, OnRetry
+from ._policies import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT, BreakerPolicy, ImageLimits, ResponseLimits, RetryPolicy
+from ._resilience.rate_limit import RateLimit
+from ._resilience.state import Coordination
+from ._resilience.stats import ClientStats
+from ._transports import Transport
+from ._transports.proxy import FROM_ENV
 from ._v32.features import DescriptionExclude, Detail, ReadingOrder, VisualFeature
-from ._v32.read import DEFAULT_READ_TIMEOUT, ReadPoller
-from ._v32.surface import ImageAnalysisV32
-from ._version import __version__
+from ._v32.read import DEFAULT_READ_TIMEOUT
 
 if TYPE_CHECKING:
     import httpx
@@ -71,16 +52,6 @@ _DEFAULT_RETRY = RetryPolicy()
 _DEFAULT_BREAKER = BreakerPolicy()
 _DEFAULT_LIMITS = ImageLimits()
 _DEFAULT_RESPONSE_LIMITS = ResponseLimits()
-#: The systems the client supports (``sys.platform``): the default pool checks an idle socket with
-#: ``select.poll``, and the client is tested on Linux and macOS only.
-SUPPORTED_PLATFORMS = ("linux", "darwin")
-
-
-def _check_platform() -> None:
-    if sys.platform not in SUPPORTED_PLATFORMS:
-        raise ConfigurationError(
-            f"vision_async supports Linux and macOS only, not {sys.platform!r} (see the README, Install)"
-        )
 
 
 class VisionClient:
@@ -134,150 +105,42 @@ class VisionClient:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
-        _check_platform()
+        check_platform()
         chosen = chosen_resources(endpoint, key, credential, resources)
-        del key
-        roots = [r.root(allow_insecure_http=allow_insecure_http) for r in chosen]
-        if len(set(roots)) != len(roots):
-            raise ConfigurationError("the same endpoint is given twice in resources=")
-        auths = [r.auth() for r in chosen]
-        self.endpoint = chosen[0].endpoint.strip().rstrip("/")
-        for name, value in (("timeout", timeout), ("read_timeout", read_timeout)):
-            if value is not None and (not is_number(value) or value <= 0):
-                raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
-        if not isinstance(limits, ImageLimits):
-            raise ConfigurationError("limits must be an ImageLimits")
-        if not isinstance(response_limits, ResponseLimits):
-            raise ConfigurationError("response_limits must be a ResponseLimits")
-        for limit in (rate_limit, *(r.rate_limit for r in chosen)):
-            if limit is not None and not isinstance(limit, RateLimit):
-                raise ConfigurationError(f"rate_limit must be a RateLimit or None, got {limit!r}")
-        if not isinstance(adaptive, bool):
-            raise ConfigurationError(f"adaptive must be a bool, got {adaptive!r}")
-        if max_concurrency is not None and (not is_int(max_concurrency) or max_concurrency < 1):
-            raise ConfigurationError(f"max_concurrency must be an int >= 1 or None, got {max_concurrency!r}")
-        self._auth_kind = "token" if chosen[0].credential is not None else "key"
-        self._clock = clock or time.monotonic
-        self._sleep = sleep or anyio.sleep
-        self._closed = False
-        self._coordination: Coordination = coordination if coordination is not None else LocalCoordination()
-        if not isinstance(trust_env, bool):
-            raise ConfigurationError(f"trust_env must be a bool, got {trust_env!r}")
-        proxy_routes = routes(proxy, trust_env=trust_env, environ=os.environ)
-        overrides: dict[tuple[str, str, int], ProxyRoutes] = {}
-        for resource, root in zip(chosen, roots, strict=True):
-            if resource.proxy is not FROM_ENV:
-                parts = urlsplit(root)
-                origin = (parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-                overrides[origin] = routes(resource.proxy, trust_env=trust_env, environ=os.environ)
-        if overrides:
-            proxy_routes = dataclasses.replace(proxy_routes, overrides=overrides)
-        insecure_ok = allow_insecure_http or all(is_loopback(urlsplit(root).hostname or "") for root in roots)
-        from ._transports.tls import resolve_verify  # imports ssl: not at `import vision_async`
-
-        trust = resolve_verify(verify, trust_env=trust_env, insecure_allowed=insecure_ok)
-        if transport is not None and not isinstance(transport, str) and (proxy is not FROM_ENV or verify is not True):
-            raise ConfigurationError("proxy= and verify= apply to the transports the client makes, not to a given one")
-        self._transport: Transport = make_transport(
-            transport, max_connections=max_connections, verify=trust, proxy=proxy_routes
-        )
-        counters = Counters()
-        self._counters = counters
-        self._lifecycle = Lifecycle(counters)
-        retrier = (
-            Retrier(
-                retry,
-                clock=self._clock,
-                sleep=self._sleep,
-                on_retry=on_retry,
-                budget=RetryBudgetTracker(retry.budget) if retry.budget is not None else None,
-                counters=counters,
-            )
-            if retry is not None
-            else None
-        )
-        user_agent = f"vision-async/{__version__} python/{'.'.join(map(str, sys.version_info[:3]))}"
-        upstreams = []
-        for resource, root, auth in zip(chosen, roots, auths, strict=True):
-            limit = resource.rate_limit if resource.rate_limit is not None else rate_limit
-            shared = self._coordination.resource(namespace_for(root), rate_limit=limit, breaker=breaker)
-            limiter = (
-                RateLimiter(limit, state=shared.tokens, clock=self._clock, sleep=self._sleep)
-                if limit is not None or adaptive
-                else None
-            )
-            adaptive_rate = (
-                AdaptiveRate(
-                    ceiling=limit.per_second if limit is not None else None,
-                    state=shared.adaptive,
-                    on_change=limiter.set_rate if limiter is not None else None,
-                )
-                if adaptive
-                else None
-            )
-            upstream_breaker = (
-                Breaker(
-                    breaker,
-                    clock=self._clock,
-                    on_state_change=on_breaker_state_change,
-                    name=root,
-                    # one resource: the client's calls in flight are that resource's traffic
-                    load=(lambda: counters.in_flight) if len(chosen) == 1 else None,
-                )
-                if breaker is not None
-                else None
-            )
-            upstreams.append(
-                Upstream(
-                    resource=root,
-                    auth=auth,
-                    transport=self._transport,
-                    timeout=timeout,
-                    user_agent=user_agent,
-                    lifecycle=self._lifecycle,
-                    counters=counters,
-                    clock=self._clock,
-                    sleep=self._sleep,
-                    breaker=upstream_breaker,
-                    limiter=limiter,
-                    adaptive=adaptive_rate,
-                    redact=Redactor(*(a.secrets for a in auths)),
-                    shared=shared,
-                )
-            )
-        self._breaker = upstreams[0].breaker
-        self._pipeline = Pipeline(
-            upstreams=upstreams,
-            lifecycle=self._lifecycle,
-            counters=counters,
-            retrier=retrier,
-            total_timeout=retry.total_timeout if retry is not None else None,
+        del key  # from here on, no frame of a traceback holds the key in a plain local
+        parts = assemble(
+            chosen,
+            retry=retry,
+            breaker=breaker,
+            rate_limit=rate_limit,
+            adaptive=adaptive,
             max_concurrency=max_concurrency,
-            clock=self._clock,
-            default_max_body=response_limits.json_bytes,
-        )
-        if not isinstance(tracing, bool):
-            raise ConfigurationError(f"tracing must be a bool, got {tracing!r}")
-        observer = make_observer(
+            coordination=coordination,
+            timeout=timeout,
+            read_timeout=read_timeout,
+            limits=limits,
+            response_limits=response_limits,
+            transport=transport,
+            max_connections=max_connections,
+            allow_insecure_http=allow_insecure_http,
+            proxy=proxy,
+            verify=verify,
+            trust_env=trust_env,
+            on_retry=on_retry,
+            on_breaker_state_change=on_breaker_state_change,
             tracing=tracing,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
-            upstreams=upstreams,
-            totals=lambda: (counters.retries_refused, self._transport.stats().stale_resends),
+            clock=clock,
+            sleep=sleep,
         )
-        if observer is not None:
-            self._pipeline.observe(observer)
-            if retrier is not None:
-                retrier.on_retry = _chain(on_retry, observer.on_retry)
-        self._runner = Runner(self._pipeline, limits=limits, response_limits=response_limits, clock=self._clock)
-        poller = ReadPoller(
-            self._runner,
-            clock=self._clock,
-            sleep=self._sleep,
-            wall_clock=time.time,
-            max_body=response_limits.read_bytes,
-        )
-        self._v32 = ImageAnalysisV32(self._runner, read_timeout=float(read_timeout), poller=poller)
+        self.endpoint = parts.endpoint
+        self._parts: ClientParts = parts
+        self._closed = False
+        self._sleep = parts.sleep  # batch.py reads these two: the client's sleep and its observer
+        self._pipeline = parts.pipeline
+        self._runner = parts.runner
+        self._v32 = parts.v32
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -299,11 +162,7 @@ class VisionClient:
         if self._closed:
             return
         self._closed = True
-        self._lifecycle.shutdown()
-        try:
-            await self._transport.aclose()
-        finally:
-            await self._coordination.aclose()
+        await self._parts.aclose()
 
     @property
     def closed(self) -> bool:
@@ -312,47 +171,18 @@ class VisionClient:
     @property
     def breaker_state(self) -> BreakerState | None:
         """The circuit breaker's state, or None when the client has no breaker."""
-        return self._breaker.state if self._breaker is not None else None
+        return self._parts.breaker_state()
 
     def stats(self) -> ClientStats:
         """A frozen snapshot of the client's traffic and flow control (cheap: no I/O, no lock)."""
-        counters = self._counters
-        upstreams = self._pipeline.upstreams
-        resources = tuple(
-            ResourceStats(
-                endpoint=upstream.resource,
-                requests=upstream.requests,
-                throttled=upstream.cooldown.throttles,
-                allowed_rate=upstream.allowed_rate,
-                cooldown_remaining=upstream.cooldown.remaining(),
-                breaker_state=upstream.breaker.state if upstream.breaker is not None else None,
-            )
-            for upstream in upstreams
-        )
-        rates = [r.allowed_rate for r in resources]
-        stale = self._transport.stats().stale_resends
-        return ClientStats(
-            requests=counters.requests,
-            successes=counters.successes,
-            failures=ClientStats.freeze(counters.failures),
-            retries=counters.retries,
-            retries_refused=counters.retries_refused,
-            throttled=counters.throttled,
-            stale_resends=stale,
-            allowed_rate=None if any(r is None for r in rates) else sum(r for r in rates if r is not None),
-            cooldown_remaining=resources[0].cooldown_remaining,
-            breaker_state=resources[0].breaker_state,
-            in_flight=counters.in_flight,
-            resources=resources,
-            coordination=self._coordination.describe(),
-        )
+        return self._parts.stats()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"VisionClient(endpoint={self.endpoint!r}, auth={self._auth_kind}, {state})"
+        return f"VisionClient(endpoint={self.endpoint!r}, auth={self._parts.auth_kind}, {state})"
 
     def _check_open(self) -> None:
-        self._lifecycle.check()
+        self._runner.check_open()
 
     # -- the 3.2 operations (delegated to the v3.2 surface) ---------------------------------------
 
@@ -533,15 +363,3 @@ class VisionClient:
             patience=patience,
             options=options,
         )
-
-
-def _chain(first: OnRetry | None, second: Callable[[Any], None]) -> Callable[[Any], None]:
-    """The user's on_retry (if any), then the observer's."""
-    if first is None:
-        return second
-
-    def both(event: Any) -> None:
-        call_hook(first, event)
-        second(event)
-
-    return both

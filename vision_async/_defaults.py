@@ -19,7 +19,15 @@ __all__ = [
     "BUDGET_RATIO",
     "BUDGET_WINDOW",
     "BURST_SECONDS",
+    "CLI_CONCURRENCY",
     "COOLDOWN",
+    "HUNG_FACTOR",
+    "HUNG_FLOOR",
+    "HUNG_FRESH",
+    "HUNG_MIN_SAMPLES",
+    "HUNG_QUANTILE",
+    "HUNG_REFRESH",
+    "HUNG_SAMPLES",
     "KEEPALIVE_EXPIRY",
     "MAX_CONNECTIONS",
     "MODEL_VERSION_EMBEDDINGS",
@@ -34,6 +42,8 @@ __all__ = [
     "RETRY_MAX_BACKOFF",
     "RETRY_MAX_RETRY_AFTER",
     "RETRY_TOTAL_TIMEOUT",
+    "SEARCH_TOP",
+    "SPARK_CONCURRENCY",
     "TIMEOUT",
 ]
 
@@ -100,6 +110,27 @@ BATCH_CONCURRENCY = 32
 #: Seconds an input may wait in all, turned away for now (429s, an open breaker, transient faults),
 #: before it ends with the error that turned it away.
 BATCH_PATIENCE = 300.0
+#: Inside a batch, an attempt running past max(HUNG_FLOOR, HUNG_FACTOR x the HUNG_QUANTILE of the
+#: last HUNG_SAMPLES successful attempts) is abandoned as hung and retried (its item's later
+#: attempts get twice the time), once HUNG_MIN_SAMPLES attempts succeeded and the last success is
+#: at most HUNG_FRESH seconds old. The floor keeps a fast service's jitter from cutting answers.
+HUNG_FLOOR = 2.0
+HUNG_FACTOR = 4.0
+HUNG_QUANTILE = 0.99
+HUNG_SAMPLES = 256
+HUNG_MIN_SAMPLES = 32
+HUNG_FRESH = 10.0
+#: The cut-off is computed again every this many successes (a sort of HUNG_SAMPLES floats).
+HUNG_REFRESH = 16
+
+# -- Spark and the command line ----------------------------------------------------------------
+
+#: Calls in flight per Python worker of ``vision_transform``.
+SPARK_CONCURRENCY = 16
+#: Images the command line analyzes at once when it is given several (``vision-async tag a b c``).
+CLI_CONCURRENCY = 8
+#: Matches ``vision-async search`` prints unless told ``--top``.
+SEARCH_TOP = 10
 
 # -- coordination through Redis ----------------------------------------------------------------
 

@@ -28,6 +28,10 @@ How it works, and what it promises:
   ``patience`` seconds of waiting in all; then it ends with that error. An outage or a quota
   storm pauses the batch instead of failing inputs; with at most ``concurrency`` inputs pulled,
   nothing piles up.
+- A hung attempt does not hold the batch's end: inside a batch, an attempt that runs far past the
+  recent successful attempts (``max(2 s, 4 x their p99)``, once 32 have succeeded) is abandoned
+  and retried, well before the attempt timeout (see ``_resilience/latency.py``). Calls outside a
+  batch are never cut.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from ._errors import (
     VisionError,
 )
 from ._events import batch_link
+from ._resilience.latency import batch_cuts
 from ._v32.plans import OPERATIONS as _V32_OPERATIONS
 from .v4._surface import OPERATIONS as _V4_OPERATIONS
 
@@ -383,6 +388,7 @@ class Batch:
         async with send:
             attempts = [0]
             attempt_counter.set(attempts)  # this task's own context: the count is this item's alone
+            batch_cuts.set([0])  # this item's attempts may be cut off when they hang (_resilience/latency.py)
             if self._observed is not None:
                 batch_link.set(self._observed)
             start = anyio.current_time()

@@ -142,17 +142,3 @@ async def gather(*calls: Any) -> list[Any]:
         for index, call in enumerate(calls):
             tg.start_soon(run, index, call)
     return results
-
-
-def client_takes_transport_names() -> bool:
-    """Whether this checkout's VisionClient builds its transport with make_transport."""
-    import inspect
-
-    import vision_async._client
-
-    return "make_transport" in inspect.getsource(vision_async._client)
-
-
-needs_make_transport = pytest.mark.skipif(
-    not client_takes_transport_names(), reason="VisionClient does not call make_transport yet"
-)

@@ -195,7 +195,7 @@ async def test_cancellation_neither_retries_nor_counts(fake_clock: FakeClock) ->
             tg.cancel_scope.cancel()
         assert calls == 1
         assert client.breaker_state is BreakerState.CLOSED
-        assert client._breaker is not None and client._breaker.failures == 0
+        assert client._parts.breaker is not None and client._parts.breaker.failures == 0
 
 
 async def test_cancelled_probe_releases_the_half_open_slot(fake_clock: FakeClock) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import tests.helpers.hostile_server as hs
-from tests.helpers.transport_cases import KEY, huge_body, make, needs_make_transport, tag_request
+from tests.helpers.transport_cases import KEY, huge_body, make, tag_request
 from vision_async import APIConnectionError, ClientClosedError, ConfigurationError, VisionError
 from vision_async._transports.aiohttp import AiohttpTransport
 from vision_async._transports.factory import make_transport
@@ -183,7 +183,6 @@ async def _client_outcome(transport: str, fault: Any) -> tuple[Any, ...]:
     return ("ok", result)
 
 
-@needs_make_transport
 @asyncio_only
 @pytest.mark.parametrize("fault", CLIENT_FAULTS, ids=CLIENT_FAULTS)
 async def test_through_the_client_same_results_and_same_typed_errors(fault: str) -> None:

@@ -11,7 +11,6 @@ from tests.helpers.transport_cases import (
     TAG_JSON,
     close_on_reuse,
     make,
-    needs_make_transport,
     tag_request,
 )
 from vision_async import APIConnectionError, APITimeoutError
@@ -85,7 +84,6 @@ async def test_timeout_on_a_reused_connection_is_not_resent(anyio_backend: str, 
     assert stats.stale_resends == 0, kind
 
 
-@needs_make_transport
 @BACKEND_KINDS
 async def test_through_the_client_with_retry_off_no_call_fails(anyio_backend: str, kind: str) -> None:
     """VisionClient(retry=None) on a server that drops reused connections: 0 failures in 20 calls,

@@ -82,7 +82,7 @@ async def test_system_trust_uses_truststore(transport: str, anyio_backend: str, 
     async with VisionClient(
         f"https://localhost:{server.port}", KEY, verify="system", transport=transport, retry=None
     ) as c:
-        pool = c._transport
+        pool = c._parts.transport
         contexts = (
             [v for v in vars(pool).values() if isinstance(v, ssl.SSLContext)] if hasattr(pool, "__dict__") else []
         )

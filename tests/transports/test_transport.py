@@ -182,7 +182,7 @@ async def test_given_transport_is_not_closed() -> None:
 async def test_owned_transport_is_closed_once() -> None:
     """The transport the client made is closed by aclose, and aclose is idempotent."""
     client = VisionClient("https://u.example.com", "k")
-    transport = client._transport
+    transport = client._parts.transport
     closes = 0
     original = transport.aclose
 

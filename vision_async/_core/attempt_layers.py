@@ -28,6 +28,7 @@ from .._events import note
 from .._resilience.adaptive import AdaptiveRate
 from .._resilience.breaker import Breaker, Outcome, Ticket, counts_as_failure
 from .._resilience.cooldown import Cooldown
+from .._resilience.latency import HungAttempts, HungAttemptTimeout, batch_cuts
 from .._resilience.rate_limit import RateLimiter
 from .._resilience.retry import parse_retry_after
 from .._resilience.state import BreakerStore
@@ -129,8 +130,8 @@ class BreakerLayer:
                 response = await inner(call)
                 outcome = "success"
                 return response
-            except ClientClosedError:
-                raise  # a shutdown is not an outage
+            except (ClientClosedError, HungAttemptTimeout):
+                raise  # a shutdown is not an outage, nor a batch's own cut-off of a hung attempt
             except VisionError as exc:
                 outcome = "failure" if counts_as_failure(exc) else "success"
                 raise
@@ -170,7 +171,12 @@ class BreakerLayer:
 
 
 class Send:
-    """The innermost step: sign, send with the attempt timeout, turn the answer into a Response or an error."""
+    """The innermost step: sign, send with the attempt timeout, turn the answer into a Response or an error.
+
+    Inside a batch, the attempt timeout is cut to what :class:`HungAttempts` says is far past the
+    recent successful attempts (see ``_resilience/latency.py``); such a cut ends the attempt with
+    :class:`HungAttemptTimeout`.
+    """
 
     def __init__(
         self,
@@ -196,6 +202,8 @@ class Send:
         self._clock = clock
         self._redact = redact
         self._wall_clock = wall_clock
+        #: This resource's recent successful attempts inside batches, and the cut-off they give.
+        self.hung = HungAttempts()
         self.observer: Observer | None = None  # set by Pipeline.observe
 
     async def __call__(self, call: Call) -> Response:
@@ -217,12 +225,76 @@ class Send:
         url = self._root + call.path
         if call.query:
             url = f"{url}?{call.query}"
+        cuts = batch_cuts.get()
+        if cuts is not None:
+            return await self._batch_attempt(call, url, headers, timeout, by_deadline, cuts)
         request = OutgoingRequest(call.method, url, tuple(headers), call.content, timeout, call.max_body)
         if self.observer is not None:
             return await self.observer.attempt(
                 call, request, self._exchange if not by_deadline else self._exchange_by_deadline
             )
         return await self._exchange(call, request, by_deadline)
+
+    async def _batch_attempt(
+        self,
+        call: Call,
+        url: str,
+        headers: list[tuple[str, Any]],
+        timeout: float | None,
+        by_deadline: bool,
+        cuts: list[int],
+    ) -> Response:
+        """An attempt of a batch's item: timed, and cut off when it runs far past the recent ones.
+
+        With a cut-off known now, it is the attempt's timeout. Without one yet (too few recent
+        successes: the batch's first attempts), the attempt is watched: a later success that
+        makes a cut-off known cancels it once it has run past that cut-off.
+        """
+        hung = self.hung
+        clock = self._clock
+        start = clock()
+        stretch = 2.0 ** cuts[0]  # each earlier cut-off of this item doubles its time
+        cutoff = hung.cutoff(start)
+        cut = False
+        if cutoff is not None and (timeout is None or cutoff * stretch < timeout):
+            timeout, by_deadline, cut = cutoff * stretch, False, True
+        request = OutgoingRequest(call.method, url, tuple(headers), call.content, timeout, call.max_body)
+        response: Response | None = None
+        try:
+            if cutoff is not None:
+                response = await self._send_one(call, request, by_deadline)
+            else:
+                with anyio.CancelScope() as watched:
+                    hung.watch(watched, start, stretch)
+                    try:
+                        response = await self._send_one(call, request, by_deadline)
+                    finally:
+                        hung.unwatch(watched)
+        except APITimeoutError as exc:
+            if not cut:
+                raise
+            raise self._hung(call, cuts, clock() - start) from exc
+        if response is None:  # the watched attempt was cancelled: it ran past the cut-off
+            raise self._hung(call, cuts, clock() - start)
+        end = clock()
+        hung.record(end - start, end)
+        return response
+
+    async def _send_one(self, call: Call, request: OutgoingRequest, by_deadline: bool) -> Response:
+        if self.observer is not None:
+            return await self.observer.attempt(
+                call, request, self._exchange if not by_deadline else self._exchange_by_deadline
+            )
+        return await self._exchange(call, request, by_deadline)
+
+    @staticmethod
+    def _hung(call: Call, cuts: list[int], seconds: float) -> HungAttemptTimeout:
+        cuts[0] += 1
+        logger.debug("%s: attempt %d abandoned as hung after %.3fs", call.operation, call.attempts, seconds)
+        return HungAttemptTimeout(
+            f"{call.operation}: attempt {call.attempts} abandoned after {seconds:.3g}s, far longer than the "
+            "recent successful attempts took (it is retried)"
+        )
 
     async def _exchange_by_deadline(self, call: Call, request: OutgoingRequest) -> Response:
         return await self._exchange(call, request, True)

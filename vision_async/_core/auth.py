@@ -34,8 +34,7 @@ class Auth(Protocol):
 
     ``secret_header()`` is the header to send, its value kept in a :class:`Secret` until the
     transport writes it; ``secrets()`` the values a :class:`~vision_async._secrets.Redactor`
-    must scrub from server-supplied text. ``header()`` gives the value as a plain str, for
-    callers that cannot carry a Secret (it is deprecated inside the library).
+    must scrub from server-supplied text.
     """
 
     async def secret_header(self) -> tuple[str, Secret]: ...

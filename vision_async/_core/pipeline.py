@@ -10,7 +10,7 @@ Each layer is an object with one job and a ``wrap(inner) -> handler`` method; :f
 nests them once, at construction, so a call costs one coroutine frame per layer and nothing else.
 Layers see one :class:`Call` (the logical call: what to send, its one deadline, its attempts).
 Per-resource state (cool-down, limiter, adaptive rate, breaker) lives in a :class:`Upstream`; the
-:class:`Router` picks a upstream for every attempt.
+:class:`Router` picks an upstream for every attempt.
 
 The total deadline is ``Call.deadline`` on the client's clock, the one source of truth: the retry
 layer never sleeps past it, the gate and the rate limiter refuse to wait past it, and each attempt's
@@ -25,7 +25,6 @@ import anyio
 import anyio.lowlevel
 
 from .._errors import CircuitOpenError
-from .._resilience.breaker import Breaker
 from .._resilience.retry import Retrier
 from .._resilience.stats import Counters
 from .call import Call, Handler, Layer, Response, compose, encode_query, request_id_of
@@ -67,7 +66,6 @@ class Pipeline:
         self.upstreams = tuple(upstreams)
         self.lifecycle = lifecycle
         self.counters = counters
-        self.retrier = retrier
         self.router = Router(self.upstreams, lifecycle)
         self.default_max_body = default_max_body
         self._clock = clock
@@ -99,10 +97,6 @@ class Pipeline:
         self.observer = observer
         for upstream in self.upstreams:
             upstream.send.observer = observer
-
-    @property
-    def breaker(self) -> Breaker | None:
-        return self.upstreams[0].breaker
 
     def upstream_for(self, resource: str | None) -> Upstream | None:
         return self._by_resource.get(resource) if resource is not None else None

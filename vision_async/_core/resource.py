@@ -45,8 +45,7 @@ class Resource:
 
     def auth(self) -> Auth:
         if self.credential is not None:
-            if self.key is not None:
-                raise ConfigurationError(f"{self.endpoint}: pass either key= or credential=, not both")
+            _key_or_credential(self.key, f"{self.endpoint}: ")
             return TokenAuth(self.credential)
         if not self.key:
             raise ConfigurationError(f"{self.endpoint}: no key: pass key= (or credential=)")
@@ -59,13 +58,18 @@ class Resource:
         if not endpoint:
             raise ConfigurationError(f"no endpoint: pass endpoint= or set the {ENV_ENDPOINT} environment variable")
         if credential is not None:
-            if key is not None:
-                raise ConfigurationError("pass either key= or credential=, not both")
+            _key_or_credential(key, "")
             return cls(endpoint, credential=credential)
         key = key if key is not None else os.environ.get(ENV_KEY)
         if not key:
             raise ConfigurationError(f"no key: pass key= (or credential=), or set the {ENV_KEY} environment variable")
         return cls(endpoint, key)
+
+
+def _key_or_credential(key: str | None, where: str) -> None:
+    """A credential replaces the key: ConfigurationError when both are given."""
+    if key is not None:
+        raise ConfigurationError(f"{where}pass either key= or credential=, not both")
 
 
 def chosen_resources(

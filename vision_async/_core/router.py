@@ -46,7 +46,6 @@ class Upstream:
     ) -> None:
         #: The resource's root URL, as results and errors name it (``resource``).
         self.resource = resource
-        self.auth = auth
         self.breaker = breaker
         self.limiter = limiter
         self.adaptive = adaptive

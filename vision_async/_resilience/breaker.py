@@ -43,6 +43,7 @@ from typing import Any, Literal
 from .._errors import APIConnectionError, APIStatusError, CircuitOpenError, InternalServerError
 from .._events import BreakerState, BreakerStateChange, OnBreakerStateChange, call_hook
 from .._policies import BreakerPolicy
+from .latency import HungAttemptTimeout
 
 __all__ = ["Breaker", "Ticket", "counts_as_failure"]
 
@@ -56,7 +57,10 @@ WINDOW_BUCKETS = 10
 
 def counts_as_failure(exc: BaseException) -> bool:
     """5xx answers, 408, timeouts and connection errors are outages; nothing else is (other 4xx,
-    429 included, are answers of a service that works)."""
+    429 included, are answers of a service that works; a batch's early cut-off of a hung attempt,
+    :class:`HungAttemptTimeout`, is the client's own doing, taken while other attempts answer)."""
+    if isinstance(exc, HungAttemptTimeout):
+        return False
     if isinstance(exc, InternalServerError | APIConnectionError):
         return True
     return isinstance(exc, APIStatusError) and exc.status_code == 408

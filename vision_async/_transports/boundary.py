@@ -93,10 +93,7 @@ def _httpcore_h11_class(exc: BaseException) -> type[VisionError] | None:
 def _certificate_failure(exc: BaseException) -> str | None:
     """The reason when ``exc`` (or what it wraps) is a failed certificate check, else ``None``."""
     ssl = sys.modules.get("ssl")  # not loaded: no TLS happened (and `import vision_async` stays light)
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return None
+    for seen in exception_chain(exc)[:6]:
         if ssl is not None and isinstance(seen, ssl.SSLCertVerificationError):
             return getattr(seen, "verify_message", None) or "certificate verify failed"
         if type(seen).__name__ in ("ClientConnectorCertificateError", "ServerCertificateError"):
@@ -107,7 +104,6 @@ def _certificate_failure(exc: BaseException) -> str | None:
             text = ""
         if "CERTIFICATE_VERIFY_FAILED" in text:
             return "certificate verify failed"
-        seen = seen.__cause__ or seen.__context__
     return None
 
 

@@ -150,7 +150,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="any other keyword of the operation (VALUE is JSON if it parses, else a string)",
     )
     p.add_argument("--thumbnail-dir", type=Path, default=None, help="write thumbnails here (default: base64 in JSON)")
-    p.add_argument("--concurrency", type=_positive_int, default=DEFAULT_CONCURRENCY, help="calls in flight (32)")
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"calls in flight ({DEFAULT_CONCURRENCY})",
+    )
     p.add_argument("--rate", type=_positive_float, default=None, help="requests per second, at most (client-side)")
     p.add_argument(
         "--patience",

@@ -19,7 +19,9 @@ from .._core.images import sniff_format
 from .._records import error_record, jsonable, result_record, thumbnail_record
 from ..batch import BatchItem
 from ..v4._embedding import Embedding
+from ..v4._retrieval import VECTORIZE_IMAGE
 from ..v4._retrieval import VECTORIZE_TEXT as TEXT_OPERATION
+from ..v4._surface import OPERATION as V4_ANALYZE
 
 __all__ = [
     "TEXT_OPERATION",
@@ -39,10 +41,11 @@ __all__ = [
 ]
 
 _IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp"})
+_V4_SUFFIXES = frozenset({".webp", ".tif", ".tiff", ".ico", ".mpo"})
 _EXTRA_SUFFIXES = {
     "read": frozenset({".pdf", ".tif", ".tiff"}),
-    "v4.analyze": frozenset({".webp", ".tif", ".tiff", ".ico", ".mpo"}),
-    "v4.vectorize_image": frozenset({".webp", ".tif", ".tiff", ".ico", ".mpo"}),
+    V4_ANALYZE: _V4_SUFFIXES,
+    VECTORIZE_IMAGE: _V4_SUFFIXES,
 }
 
 

@@ -19,6 +19,7 @@ import anyio
 
 from .. import VisionClient, VisionError
 from .._core.endpoint import is_loopback_host
+from .._defaults import CLI_CONCURRENCY, TIMEOUT
 from . import _batch, _search
 from ._client_args import UsageError, add_client_arguments, make_client
 from ._draw import DRAWABLE_COMMANDS, add_draw_option, draw_to_file, output_path
@@ -27,7 +28,7 @@ from ._v4 import V4_HELP, configure_v4, render_v4, v4_operation
 __all__ = ["main"]
 
 #: Images analyzed at once when several are given.
-CONCURRENCY = 8
+CONCURRENCY = CLI_CONCURRENCY
 
 
 def _image_arg(value: str) -> str | Path:
@@ -39,9 +40,9 @@ def _csv(value: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vision-async", description="Azure AI Vision v3.2 from the shell.")
+    parser = argparse.ArgumentParser(prog="vision-async", description="Azure AI Vision (v3.2 and 4.0) from the shell.")
     add_client_arguments(parser)
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per attempt (default 30)")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help=f"seconds per attempt (default {TIMEOUT:g})")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def image_command(name: str, help_text: str) -> argparse.ArgumentParser:

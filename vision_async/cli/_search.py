@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._defaults import SEARCH_TOP
 from ._batch_files import UsageError
 from ._client_args import make_client
 
@@ -38,7 +39,7 @@ __all__ = ["CHUNK_ROWS", "Found", "Scan", "add_parser", "first_model_version", "
 #: Vectors parsed and scored at a time: each line's numbers go straight into a row of one float32
 #: matrix (1024 numbers: 16 MB per chunk), so no more than one line's Python floats live at once.
 CHUNK_ROWS = 4096
-DEFAULT_TOP = 10
+DEFAULT_TOP = SEARCH_TOP
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

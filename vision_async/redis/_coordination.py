@@ -38,12 +38,10 @@ run in worker threads (``anyio.to_thread.run_sync``) -- under asyncio and trio a
 ``redis.asyncio`` client is asyncio-only (it would leave trio users without coordination), binds
 its connection pool to one event loop, and has had connection-corruption bugs on cancellation
 (CVE-2023-28858/28859); the threaded sync client has none of these, and a push that must not wait
-for the next request (a cool-down) simply goes to the link's own thread. The cost, measured on
-loopback (``benchmarks/bench_redis.py``, p50 over three runs): a token takes 0.23-0.29 ms under
-asyncio and 0.26-0.46 ms under trio, where the same script through ``redis.asyncio`` takes
-0.16-0.30 ms: nothing next to an Azure call or a 20-per-second quota. A worker books its tokens
-one at a time (FIFO), so one process gets at most about 1,500 tokens per second per resource
-through Redis.
+for the next request (a cool-down) simply goes to the link's own thread. The cost per token, and
+beside it ``redis.asyncio``'s, is measured by ``benchmarks/bench_redis.py``; the figures are in
+the guide (docs/scaling-out.md). A worker books its tokens one at a time (FIFO), which bounds what
+one process gets through Redis per resource.
 """
 
 from __future__ import annotations

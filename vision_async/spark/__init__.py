@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from .._checks import is_int, is_number
 from .._core.auth import TokenCredential
 from .._core.resource import Resource, chosen_resources
-from .._defaults import BATCH_PATIENCE
+from .._defaults import BATCH_PATIENCE, SPARK_CONCURRENCY
 from .._errors import ConfigurationError, VisionError
 from .._records import ERROR_FIELDS
 from .._resilience.rate_limit import RateLimit
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_CONCURRENCY", "OUTPUT_COLUMNS", "output_schema", "vision_transform"]
 
 #: Calls in flight per Python worker.
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = SPARK_CONCURRENCY
 #: The columns ``vision_transform`` adds, in order (``vector`` for the embeddings' operations only).
 OUTPUT_COLUMNS = ("result", "vector", "error", "attempts", "elapsed")
 _VECTOR_OPERATIONS = (VECTORIZE_IMAGE, VECTORIZE_TEXT)
