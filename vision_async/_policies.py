@@ -93,7 +93,9 @@ class RetryPolicy:
     every attempt and every backoff all count against it.
 
     ``budget`` caps retries client-wide (see :class:`RetryBudget`): when it is spent, a call
-    fails at once with its last error instead of retrying. ``None`` turns the budget off.
+    fails at once with its last error instead of retrying. A 429 that says how long to wait is
+    outside the budget (neither refused nor counted: the server paces it). ``None`` turns the
+    budget off.
     """
 
     max_attempts: int = RETRY_MAX_ATTEMPTS
