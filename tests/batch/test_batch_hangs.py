@@ -71,7 +71,7 @@ async def run_batch(client: VisionClient, vc: VirtualClock, n: int, concurrency:
 
 
 async def test_a_hang_among_fast_answers_is_cut_off_and_retried_long_before_the_attempt_timeout() -> None:
-    """Request 100 hangs; 99 answered first: its attempt is cut at the floor (2 s), the retry
+    """Request 100 hangs after some 96 answers: its attempt is cut at the floor (2 s), the retry
     answers, and the item ends within seconds instead of after the 30 s attempt timeout."""
     vc = VirtualClock()
     transport = VirtualTransport(vc, hangs=lambda n: n == 100)
