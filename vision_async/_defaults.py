@@ -15,6 +15,7 @@ __all__ = [
     "BREAKER_MINIMUM_THROUGHPUT",
     "BREAKER_RESET_TIMEOUT",
     "BREAKER_SAMPLING_WINDOW",
+    "BREAKER_SHORT_BREAKS",
     "BUDGET_MIN_PER_SECOND",
     "BUDGET_RATIO",
     "BUDGET_WINDOW",
@@ -93,6 +94,10 @@ BREAKER_FAIL_MAX = 5
 BREAKER_RESET_TIMEOUT = 5.0
 #: Longest break: breaks double while probes keep failing, up to this.
 BREAKER_MAX_RESET_TIMEOUT = 30.0
+#: Breaks of ``reset_timeout`` before they start doubling: the first 30 s of an outage are probed
+#: every 5 s, so that an outage of up to 30 s is noticed over within 5 s of its end (with
+#: doubling from the first failed probe, a 16 s outage was noticed 19 s late, a 20 s one 15 s).
+BREAKER_SHORT_BREAKS = 6
 
 
 # -- operations --------------------------------------------------------------------------------

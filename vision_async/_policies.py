@@ -12,6 +12,7 @@ from ._defaults import BREAKER_MAX_RESET_TIMEOUT as DEFAULT_MAX_RESET_TIMEOUT
 from ._defaults import BREAKER_MINIMUM_THROUGHPUT as DEFAULT_MINIMUM_THROUGHPUT
 from ._defaults import BREAKER_RESET_TIMEOUT as DEFAULT_RESET_TIMEOUT
 from ._defaults import BREAKER_SAMPLING_WINDOW as DEFAULT_SAMPLING_WINDOW
+from ._defaults import BREAKER_SHORT_BREAKS as DEFAULT_SHORT_BREAKS
 from ._defaults import (
     BUDGET_MIN_PER_SECOND,
     BUDGET_RATIO,
@@ -158,10 +159,13 @@ class BreakerPolicy:
 
     Open, it refuses calls for ``reset_timeout`` seconds (5 s, as Polly's and Hystrix's default
     break); then one probe request is let through (half-open): its success closes the breaker,
-    its failure opens it again for twice the last break, up to ``max_reset_timeout`` (30 s), as
-    Polly's break-duration generator and Envoy's ejection time grow. Closing resets the break to
-    ``reset_timeout``. A short first break notices a recovered service within seconds; the growth
-    keeps a long outage down to a probe every 30 s.
+    its failure opens it again. The first ``short_breaks`` breaks (6) last ``reset_timeout``;
+    after that each failed probe doubles the break, up to ``max_reset_timeout`` (30 s), as Polly's
+    break-duration generator and Envoy's ejection time grow: six of 5 s, then 10, 20, 30, 30 s.
+    Closing resets the break to ``reset_timeout``. The short breaks notice a recovered service
+    within 5 s of its recovery for an outage of up to 30 s (doubling from the first failed probe
+    would probe at 5, 15 and 35 s: a 16 s outage noticed 19 s late); the growth keeps a long
+    outage down to a probe every 30 s. ``short_breaks=1`` doubles from the first failed probe.
     """
 
     fail_max: int = DEFAULT_FAIL_MAX
@@ -170,8 +174,11 @@ class BreakerPolicy:
     minimum_throughput: int = DEFAULT_MINIMUM_THROUGHPUT
     sampling_window: float = DEFAULT_SAMPLING_WINDOW
     max_reset_timeout: float = DEFAULT_MAX_RESET_TIMEOUT
+    short_breaks: int = DEFAULT_SHORT_BREAKS
 
     def __post_init__(self) -> None:
+        if not is_int(self.short_breaks) or self.short_breaks < 1:
+            raise InvalidInputError(f"short_breaks must be an int >= 1, got {self.short_breaks!r}")
         if not is_int(self.fail_max) or self.fail_max < 1:
             raise InvalidInputError(f"fail_max must be an int >= 1, got {self.fail_max!r}")
         _positive("reset_timeout", self.reset_timeout, allow_zero=True)

@@ -27,7 +27,8 @@ window thinned by the client's own cool-down or rate limit is not trusted; or a 
 ``fail_max`` failures, or of half the calls in flight when that is more, so that hung attempts
 timing out together at high concurrency do not open it) and calls pybreaker's ``open()``;
 pybreaker's state machine and its listener (:meth:`Breaker._state_changed`) do the rest: the open
-time, the growing break (doubled on each half-open -> open, reset on close), events and logs.
+time, the growing break (``short_breaks`` of ``reset_timeout``, then doubled on each half-open ->
+open; reset on close), events and logs.
 Half-open probes go through pybreaker in both modes (its success closes, its failure re-opens).
 """
 
@@ -190,8 +191,11 @@ class Breaker:
         self._on_state_change = on_state_change
         self._lock = threading.Lock()
         self._opened_at = 0.0
-        #: The current break: reset_timeout, doubled after each failed probe up to max_reset_timeout.
+        #: The current break: reset_timeout for the first ``short_breaks`` breaks, then doubled
+        #: after each failed probe up to max_reset_timeout.
         self._break = policy.reset_timeout
+        #: Probes failed since the breaker last closed.
+        self._failed_probes = 0
         self._probe_in_flight = False
         self._window = _Window(policy.sampling_window) if policy.failure_ratio is not None else None
         self._ratio_trip: tuple[int, int] | None = None
@@ -247,7 +251,8 @@ class Breaker:
 
     @property
     def break_length(self) -> float:
-        """Seconds of the current (or next) break: ``reset_timeout``, doubled per failed probe."""
+        """Seconds of the current (or next) break: ``reset_timeout``, doubled per failed probe past
+        the policy's ``short_breaks``."""
         return self._break
 
     def open_remaining(self) -> float:
@@ -353,11 +358,15 @@ class Breaker:
             self.changes += 1
         if new == _OPEN:
             if old == _HALF_OPEN and not mirrored:
-                # The probe failed: the service is still down, so the next break is longer.
-                self._break = min(self._break * 2, self.policy.max_reset_timeout)
+                # The probe failed: the service is still down; past the short breaks, the next
+                # break is longer.
+                self._failed_probes += 1
+                if self._failed_probes >= self.policy.short_breaks:
+                    self._break = min(self._break * 2, self.policy.max_reset_timeout)
             self._opened_at = self._clock()
         if new == _CLOSED:
             self._break = self.policy.reset_timeout
+            self._failed_probes = 0
             if self._window is not None:
                 self._window.clear()
         event = BreakerStateChange(
