@@ -7,35 +7,22 @@ layer runs.
 
 from __future__ import annotations
 
-import logging
 import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._errors import (
-    APIConnectionError,
-    APIStatusError,
-    CertificateVerificationError,
-    CooldownTimeout,
-    RateLimitError,
-    RateLimitTimeout,
-    VisionError,
-)
+from .._errors import VisionError
 from .._events import OnRetry
 from .._policies import RetryPolicy
+from .retryable import BUDGET_SPENT, RETRYABLE_STATUS, is_retryable, log_refusal, paced_by_the_server
 from .stats import Counters
 
 if TYPE_CHECKING:
     from .retry_rules import CallRetrying, Rules
 
 __all__ = ["RETRYABLE_STATUS", "Retrier", "is_retryable", "paced_by_the_server", "parse_retry_after"]
-
-logger = logging.getLogger("vision_async.retry")
-
-#: HTTP statuses worth another attempt.
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 _BODY_WAIT = re.compile(
     r"(?:try again|retry)\s+(?:in|after)\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)?", re.I
@@ -91,41 +78,6 @@ def parse_retry_after(
             unit = (match.group(2) or "s").lower()
             return value / 1000.0 if unit.startswith("m") else value
     return None
-
-
-#: Timeouts that come from the call's own deadline, not from the service: never worth a retry.
-_DEADLINE_ERRORS: tuple[type[VisionError], ...] = (CooldownTimeout, RateLimitTimeout)
-
-
-#: Connection errors that fail the same way every time.
-_NEVER_RETRIED: tuple[type[VisionError], ...] = (CertificateVerificationError,)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Whether a failed attempt is worth another one."""
-    if isinstance(exc, APIStatusError):
-        return exc.status_code in RETRYABLE_STATUS
-    return isinstance(exc, APIConnectionError) and not isinstance(exc, _DEADLINE_ERRORS + _NEVER_RETRIED)
-
-
-def paced_by_the_server(exc: BaseException) -> bool:
-    """Whether ``exc`` is a 429 that says how long to wait (``Retry-After``, ``retry-after-ms``, ...).
-
-    That is the server pacing the client, not a fault: its retry is neither refused by the retry
-    budget nor counted in it. The wait itself, the cool-down that holds every call of the resource
-    and the adaptive rate already slow the client down, and ``max_retry_after`` and the call's
-    deadline still end it. A 429 without a wait, and 5xx, stay under the budget.
-    """
-    return isinstance(exc, RateLimitError) and exc.retry_after is not None
-
-
-#: Why a retry the budget refuses is not made (logged).
-BUDGET_SPENT = "the retry budget is spent (too many retries client-wide)"
-
-
-def log_refusal(operation: str, attempt: int, exc: BaseException, reason: str) -> None:
-    """The DEBUG line that says why a call ends with its last error instead of retrying."""
-    logger.debug("%s: not retrying after attempt %d (%s): %s", operation, attempt, type(exc).__name__, reason)
 
 
 class Retrier:

@@ -31,7 +31,7 @@ import tenacity
 from .._errors import VisionError
 from .._events import OnRetry, RetryEvent, call_hook
 from .._policies import RetryPolicy
-from .retry import BUDGET_SPENT, is_retryable, log_refusal, logger, paced_by_the_server
+from .retryable import BUDGET_SPENT, is_retryable, log_refusal, logger, paced_by_the_server
 from .stats import Counters
 
 __all__ = [
