@@ -9,6 +9,9 @@ from __future__ import annotations
 __all__ = [
     "BATCH_CONCURRENCY",
     "BATCH_PATIENCE",
+    "BATCH_PROBE_POLL",
+    "BATCH_THROTTLE_WAIT",
+    "BATCH_TRANSIENT_WAIT",
     "BREAKER_FAILURE_RATIO",
     "BREAKER_FAIL_MAX",
     "BREAKER_MAX_RESET_TIMEOUT",
@@ -115,6 +118,14 @@ BATCH_CONCURRENCY = 32
 #: Seconds an input may wait in all, turned away for now (429s, an open breaker, transient faults),
 #: before it ends with the error that turned it away.
 BATCH_PATIENCE = 300.0
+#: A batch's input deferred while a half-open breaker's probe is out (no time to wait for is
+#: known): how often it asks again.
+BATCH_PROBE_POLL = 0.5
+#: How long a batch's input waits after a throttled call that named no wait of its own.
+BATCH_THROTTLE_WAIT = 1.0
+#: Seconds before a batch's input whose call ended with a transient fault (5xx, timeout,
+#: connection error, 408) is run again.
+BATCH_TRANSIENT_WAIT = 1.0
 #: Inside a batch, an attempt running past max(HUNG_FLOOR, HUNG_FACTOR x the HUNG_QUANTILE of the
 #: last HUNG_SAMPLES successful attempts) is abandoned as hung and retried (its item's later
 #: attempts get twice the time), once HUNG_MIN_SAMPLES attempts succeeded and the last success is

@@ -53,6 +53,7 @@ from ._core.call import attempt_counter
 from ._core.observer import Observer
 from ._defaults import BATCH_CONCURRENCY as DEFAULT_CONCURRENCY
 from ._defaults import BATCH_PATIENCE as DEFAULT_PATIENCE
+from ._defaults import BATCH_PROBE_POLL, BATCH_THROTTLE_WAIT, BATCH_TRANSIENT_WAIT
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -76,13 +77,10 @@ __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_PATIENCE", "OPERATIONS", "Batch", "Ba
 
 logger = logging.getLogger("vision_async.batch")
 
-#: While a half-open breaker's probe is out (no time to wait for is known), how often to ask again.
-PROBE_POLL = 0.5
-#: How long to wait after a throttled call that named no wait of its own.
-THROTTLE_WAIT = 1.0
-#: Seconds before an input whose call ended with a transient fault (5xx, timeout, connection
-#: error, 408) is run again.
-TRANSIENT_WAIT = 1.0
+#: The waits before a deferred input runs again (their reasons: ``_defaults.py``).
+PROBE_POLL = BATCH_PROBE_POLL
+THROTTLE_WAIT = BATCH_THROTTLE_WAIT
+TRANSIENT_WAIT = BATCH_TRANSIENT_WAIT
 
 #: The operations a batch can run, by the name of the client method (``v4.`` for Image Analysis 4.0):
 #: each surface lists its own.
