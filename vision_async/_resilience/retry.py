@@ -140,7 +140,7 @@ class Retrier:
             return False
         if budget.can_spend(now):
             return False
-        budget.try_spend_retry(now)  # refused: counted by the budget as the loop's refusal is
+        budget.retries_refused += 1  # counted by the budget as the loop's refusal is (try_spend_retry)
         self._counters.retries_refused += 1
         log_refusal(operation, 1, exc, BUDGET_SPENT)
         return True
